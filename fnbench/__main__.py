@@ -1,0 +1,5 @@
+"""``python -m fnbench`` runs the command-line interface."""
+
+from fnbench.cli import main
+
+main()

@@ -1,0 +1,250 @@
+"""The ``fnbench`` command line: parses options and calls the library, nothing more."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from fnbench import __version__
+from fnbench.errors import UsageError
+from fnbench.measure import Protocol
+from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, run_workloads
+from fnbench.workload import Workload
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_enable=False,
+                  help="fnbench: is this network actually fast on my hardware? Measures FLOPs, "
+                       "memory access, latency, throughput and achieved FLOPS the way the "
+                       "FasterNet paper does.")
+stdout = Console() if Console().is_terminal else Console(width=200)
+stderr = Console(stderr=True)
+
+MODE_CHOICES = ("latency", "throughput", "both")
+
+# Options shared by every measuring command (DESIGN.md: common options).
+DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
+RuntimeOpt = typer.Option(None, "--runtime", "-r",
+                          help="torch or onnxruntime (default: the device's own: torch on cpu "
+                               "and cuda, onnxruntime on arm).")
+ModeOpt = typer.Option("latency", "--mode", "-m",
+                       help="latency (batch 1, a sample per call), throughput (batch --batch, "
+                            "blocks of calls) or both.")
+BatchOpt = typer.Option(None, "--batch", "-b",
+                        help=f"Batch of throughput mode (default {DEFAULT_THROUGHPUT_BATCH}); "
+                             "latency mode is always batch 1.")
+ThreadsOpt = typer.Option(1, "--threads", "-t",
+                          help="CPU intra-op threads (the paper uses 1 on CPU and ARM).")
+OutOpt = typer.Option(Path("results"), "--out", "-o",
+                      help="Folder that receives the new run directory.")
+QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
+                                              "(rough numbers).")
+HostOpt = typer.Option(None, "--host", help="user@board for a remote device (not built yet).")
+SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
+WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls (default 10; 2 with --quick).")
+MinTimeOpt = typer.Option(None, "--min-time", help="Least sampling seconds per case "
+                                                   "(default 0.5).")
+MaxTimeOpt = typer.Option(None, "--max-time", help="Most sampling seconds per case before it "
+                                                   "is recorded as not converged (default 5).")
+TargetCiOpt = typer.Option(None, "--target-ci", help="Stop when the 95% CI of the median lies "
+                                                     "within this many percent of it "
+                                                     "(default 1).")
+
+
+def _protocol(quick: bool, warmup: int | None, min_time: float | None,
+              max_time: float | None, target_ci: float | None) -> Protocol:
+    base = Protocol.quick() if quick else Protocol()
+    changes: dict[str, Any] = {}
+    if warmup is not None:
+        changes["warmup_runs"] = warmup
+    if min_time is not None:
+        changes["min_time_s"] = min_time
+    if max_time is not None:
+        changes["max_time_s"] = max_time
+    if target_ci is not None:
+        changes["target_rel_ci"] = target_ci / 100
+    protocol = Protocol(**{**base.__dict__, **changes})
+    try:
+        protocol.validate()
+    except ValueError as error:
+        raise UsageError(f"bad protocol options: {error} (see --warmup, --min-time, "
+                         "--max-time, --target-ci)") from None
+    return protocol
+
+
+def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> RunSettings:
+    if mode not in MODE_CHOICES:
+        raise UsageError(f"unknown mode {mode!r}: choose latency, throughput or both (--mode)")
+    modes = ("latency", "throughput") if mode == "both" else (mode,)
+    if batch is not None:
+        if batch < 1:
+            raise UsageError(f"--batch {batch} must be at least 1")
+        if modes == ("latency",) and batch != 1:
+            raise UsageError(f"latency mode is batch 1 by definition: use --mode throughput "
+                             f"--batch {batch}, or drop --batch")
+    return RunSettings(modes=modes, throughput_batch=batch or DEFAULT_THROUGHPUT_BATCH,
+                       seed=seed, protocol=protocol)
+
+
+def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
+             threads: int, host: str | None, settings: RunSettings, out: Path) -> None:
+    """Everything after option parsing: open the device, run, write the run, print the table."""
+    from fnbench.devices import open_device
+    from fnbench.devices.fingerprint import environment
+    from fnbench.report.table import render_markdown, render_rich, run_table
+    from fnbench.results import RunWriter, create_run_dir
+
+    device = open_device(device_name, runtime, threads, host)
+    run_dir = create_run_dir(out, suite, device.name, device.runtime)
+    env = environment(threads)
+    env["device"] = device.describe()
+    header = {"suite": suite, "fnbench_version": __version__, "command": sys.argv,
+              "device": device.name, "runtime": device.runtime, "threads": threads,
+              "settings": settings.to_dict(), "environment": env}
+    writer = RunWriter(run_dir, header)
+    status = "interrupted"
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=stderr, transient=True)
+    try:
+        with progress:
+            task = progress.add_task(suite, total=len(workloads) * len(settings.modes))
+
+            def on_start(workload: Workload, mode: str) -> None:
+                progress.update(task, description=f"{workload.name} ({mode})")
+
+            def on_record(record: dict[str, Any]) -> None:
+                writer.add(record)
+                progress.advance(task)
+
+            run_workloads(workloads, device, settings, on_record, on_start)
+        status = "complete"
+    finally:
+        table = run_table(writer.run)
+        writer.finish(status, render_markdown(table))
+        if status == "complete":
+            stdout.print(render_rich(table))
+        stderr.print(f"{status}: {len(writer.run['records'])} record(s) in {run_dir}")
+    if any(r["status"] != "ok" for r in writer.run["records"]):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ops(
+    device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
+    batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
+    quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
+    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
+                                 help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
+                                      "pconv, pconv_pwconv."),
+    sizes: str = typer.Option("96x56x56,192x28x28,384x14x14,768x7x7", "--sizes",
+                              help="Feature maps as CxHxW, comma-separated."),
+    layers: int = typer.Option(10, "--layers", help="Stacked layers per case."),
+    ratio: str = typer.Option("1/4", "--ratio", help="PConv partial ratio in (0, 1]."),
+    groups: int = typer.Option(16, "--groups", help="GConv groups."),
+    impl: str = typer.Option("split_cat", "--impl",
+                             help="PConv forward form: split_cat, slicing, or both "
+                                  "comma-separated."),
+) -> None:
+    """Operators of the paper's Table 1 (the default grid) on a device."""
+    from fnbench.operators.grid import (operator_grid, parse_impls, parse_operators,
+                                        parse_ratio, parse_sizes)
+
+    settings = _settings(mode, batch, seed, _protocol(quick, warmup, min_time, max_time,
+                                                      target_ci))
+    workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
+                              parse_ratio(ratio), groups, parse_impls(impl))
+    _measure("ops", workloads, device, runtime, threads, host, settings, out)
+
+
+@app.command()
+def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a "
+                                                               "table.")) -> None:
+    """What this machine offers, with its fingerprint."""
+    from fnbench.devices import DEVICES
+    from fnbench.devices.fingerprint import environment
+
+    listing = []
+    for name, cls in DEVICES.items():
+        reason = cls.unavailable_reason()
+        entry = {"device": name, "available": reason is None, "runtimes": list(cls.runtimes),
+                 "reason": reason}
+        if reason is None:
+            entry["details"] = cls(cls.runtimes[0], 1).describe()
+        listing.append(entry)
+    env = environment(threads=1)
+    if as_json:
+        stdout.print_json(json.dumps({"devices": listing, "environment": env}))
+        return
+    from rich.table import Table
+
+    table = Table(title="fnbench devices")
+    for column in ("device", "available", "runtimes", "details"):
+        table.add_column(column, overflow="fold")
+    for entry in listing:
+        details = entry["reason"] or ", ".join(f"{k}={v}" for k, v in
+                                               entry.get("details", {}).items())
+        table.add_row(entry["device"], "yes" if entry["available"] else "no",
+                      ", ".join(entry["runtimes"]), details or "this machine's CPU")
+    stdout.print(table)
+    cpu = env["cpu"]
+    stdout.print(f"cpu: {cpu['model']} ({cpu['arch']}), {cpu['physical_cores']} physical / "
+                 f"{cpu['logical_cores']} logical cores, affinity {cpu['affinity']}, governor "
+                 f"{cpu['governor'] or 'unreadable'}, frequency {cpu['frequency_mhz']} MHz")
+    stdout.print(f"memory: {env['memory']['total_bytes'] / 2**30:.1f} GiB, load "
+                 f"{env['load_average']}, os {env['os']}, python {env['python']}")
+    stdout.print("packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
+
+
+@app.command()
+def report(run: Path = typer.Argument(..., help="A run directory or its run.json.")) -> None:
+    """Print the table of a saved run (no torch needed)."""
+    from fnbench.report.table import render_rich, run_table
+    from fnbench.results import load_run
+
+    stdout.print(render_rich(run_table(load_run(run))))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"fnbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
+    """fnbench: operator and model benchmarks after the FasterNet paper."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: bad usage is one line on stderr and exit code 2, never a traceback."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=list(argv) if argv is not None else None,
+                            prog_name="fnbench", standalone_mode=False)
+    except UsageError as error:
+        stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except click.exceptions.NoArgsIsHelpError as error:
+        print(error.ctx.get_help() if error.ctx else "", file=sys.stderr)
+        sys.exit(2)
+    except click.UsageError as error:
+        hint = f" (see fnbench {error.ctx.info_name} --help)" if error.ctx and \
+            error.ctx.info_name != "fnbench" else " (see fnbench --help)"
+        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as error:
+        print(f"error: {error.format_message()}", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

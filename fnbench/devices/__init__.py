@@ -1,0 +1,35 @@
+"""Devices: where and with which runtime a workload runs."""
+
+from __future__ import annotations
+
+from fnbench.devices.arm import ArmDevice
+from fnbench.devices.base import Device, Prepared
+from fnbench.devices.cpu import CpuDevice
+from fnbench.devices.cuda import CudaDevice
+from fnbench.errors import UsageError
+
+DEVICES: dict[str, type[Device]] = {cls.name: cls for cls in (CpuDevice, CudaDevice, ArmDevice)}
+
+
+def open_device(name: str, runtime: str | None = None, threads: int = 1,
+                host: str | None = None) -> Device:
+    """The device ``name`` with ``runtime`` (its default if None); UsageError if it can't run."""
+    if name not in DEVICES:
+        raise UsageError(f"unknown device {name!r}: choose one of {', '.join(DEVICES)} (--device)")
+    if host is not None:
+        raise UsageError(f"--host {host}: remote devices over SSH are not built yet; install "
+                         f"fnbench on that machine and run it there")
+    cls = DEVICES[name]
+    runtime = runtime or cls.runtimes[0]
+    if runtime not in cls.runtimes:
+        raise UsageError(f"--device {name} does not offer --runtime {runtime}: choose "
+                         f"{' or '.join(cls.runtimes)}")
+    if threads < 1:
+        raise UsageError(f"--threads {threads} must be at least 1")
+    reason = cls.unavailable_reason()
+    if reason:
+        raise UsageError(f"--device {name}: {reason}")
+    return cls(runtime, threads)
+
+
+__all__ = ["DEVICES", "Device", "Prepared", "open_device"]

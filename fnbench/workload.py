@@ -1,0 +1,39 @@
+"""A workload: a named, parameterised thing to run, with its accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import torch.nn as nn
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Work and traffic of one sample.
+
+    ``flops`` are multiply-accumulates (MACs) per sample, as the paper and fvcore count them;
+    ``memory_bytes`` is memory access per sample in bytes (FP32); ``uncounted_ops`` names the ops
+    the FLOP counter had no formula for, with how often each occurred.
+    """
+
+    flops: float | None
+    params: int
+    memory_bytes: float | None
+    uncounted_ops: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Builds an ``nn.Module`` and knows its per-sample input shape and accounting.
+
+    ``meta`` holds suite-specific columns (for operators: op, channels, height, ...).
+    """
+
+    name: str
+    suite: str
+    family: str
+    input_shape: tuple[int, ...]
+    build: Callable[[], nn.Module]
+    accounting: Callable[[], Accounting]
+    meta: Mapping[str, Any] = field(default_factory=dict)
