@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -224,6 +223,16 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """fnbench: operator and model benchmarks after the FasterNet paper."""
 
 
+def _usage_error_message(error: Exception) -> str | None:
+    """The message of a click-style usage error (typer may vendor its own click), else None."""
+    format_message = getattr(error, "format_message", None)
+    if not callable(format_message) or not isinstance(getattr(error, "exit_code", None), int):
+        return None
+    ctx = getattr(error, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "fnbench"
+    return f"{format_message()} (see {path} --help)"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: bad usage is one line on stderr and exit code 2, never a traceback."""
     command = typer.main.get_command(app)
@@ -233,18 +242,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except UsageError as error:
         stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except click.exceptions.NoArgsIsHelpError as error:
-        print(error.ctx.get_help() if error.ctx else "", file=sys.stderr)
-        sys.exit(2)
-    except click.UsageError as error:
-        hint = f" (see fnbench {error.ctx.info_name} --help)" if error.ctx and \
-            error.ctx.info_name != "fnbench" else " (see fnbench --help)"
-        print(f"error: {error.format_message()}{hint}", file=sys.stderr)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt:
         sys.exit(130)
-    except click.ClickException as error:
-        print(f"error: {error.format_message()}", file=sys.stderr)
+    except Exception as error:
+        if type(error).__name__ == "Abort":  # Ctrl-C as older click reports it
+            sys.exit(130)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            print(getattr(error, "format_message")(), file=sys.stderr)
+            sys.exit(2)
+        message = _usage_error_message(error)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,161 @@
+"""Devices with the real runtimes: PyTorch eager and ONNX Runtime on this CPU; CUDA and ARM
+availability checks."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from fnbench.devices import DEVICES, open_device
+from fnbench.devices.onnx_runtime import ParityError, parity, prepare_onnxruntime
+from fnbench.errors import UsageError
+from fnbench.fusion import count_batchnorm, fuse_batchnorm
+from fnbench.operators import operator_grid
+from fnbench.workload import Accounting, Workload
+
+HAS_CUDA = torch.cuda.is_available()
+IS_ARM = platform.machine().lower() in ("aarch64", "arm64")
+
+
+def small(op: str, impl: str = "split_cat"):
+    return operator_grid([op], [(32, 14, 14)], layers=2, impls=[impl])[0]
+
+
+def test_cpu_torch_runs_with_the_requested_threads():
+    device = open_device("cpu", threads=1)
+    prepared = device.prepare(small("conv"), batch=2, seed=0)
+    assert prepared.notes["torch_threads"] == 1
+    assert prepared.notes["bn_folded"] == 0
+    assert prepared.time_block(3) > 0
+
+
+@pytest.mark.parametrize("op,impl", [("conv", "split_cat"), ("gconv", "split_cat"),
+                                     ("dwconv", "split_cat"), ("pconv", "split_cat"),
+                                     ("pconv", "slicing"), ("pconv_pwconv", "split_cat")])
+def test_onnxruntime_matches_pytorch(op, impl):
+    prepared = prepare_onnxruntime(small(op, impl), batch=1, seed=0, threads=1)
+    notes = prepared.notes
+    assert notes["parity_ok"] and notes["parity_rel_err"] <= 1e-3
+    assert notes["onnx_exporter"] in ("dynamo", "torchscript")
+    assert prepared.time_block(2) > 0
+
+
+def test_onnxruntime_parity_is_checked_on_a_nonzero_output():
+    # the parity check must compare real numbers, not two zero tensors
+    workload = small("conv")
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = workload.build().eval()(torch.randn(1, *workload.input_shape))
+    assert float(out.abs().max()) > 1e-3
+
+
+def _bn_workload() -> Workload:
+    def build() -> nn.Module:
+        model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8),
+                              nn.ReLU())
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+        return model
+    return Workload("conv-bn", "test", "test", (8, 10, 10), build,
+                    lambda: Accounting(None, 0, None))
+
+
+def test_onnxruntime_exports_the_folded_model():
+    prepared = prepare_onnxruntime(_bn_workload(), batch=3, seed=1, threads=1)
+    assert prepared.notes["bn_folded"] == 1 and prepared.notes["bn_left"] == 0
+    assert prepared.notes["parity_ok"]
+
+
+def test_bn_folding_keeps_outputs():
+    torch.manual_seed(0)
+    model = _bn_workload().build().eval()
+    x = torch.randn(2, 8, 10, 10)
+    reference = model(x)
+    fused, folded, left = fuse_batchnorm(model)
+    assert (folded, left, count_batchnorm(fused)) == (1, 0, 0)
+    assert torch.allclose(fused(x), reference, atol=1e-5)
+
+
+def test_bn_folding_through_tracing_when_not_in_a_sequential():
+    class ConvBn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            return self.bn(self.conv(x)) + x
+
+    torch.manual_seed(0)
+    model = ConvBn().eval()
+    model.bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 4, 5, 5)
+    reference = model(x)
+    fused, folded, left = fuse_batchnorm(model)
+    assert (folded, left) == (1, 0)
+    assert torch.allclose(fused(x), reference, atol=1e-5)
+
+
+def test_parity_detects_a_mismatch():
+    reference = np.linspace(-1, 1, 100, dtype=np.float32)
+    assert parity(reference, reference.copy())["parity_ok"]
+    off = reference.copy()
+    off[3] += 0.01
+    result = parity(reference, off)
+    assert not result["parity_ok"] and result["parity_rel_err"] == pytest.approx(0.01, rel=1e-3)
+    assert not parity(reference, reference[:50])["parity_ok"]
+
+
+def test_parity_error_carries_its_numbers():
+    error = ParityError("differs", {"parity_rel_err": 0.5})
+    assert error.notes["parity_rel_err"] == 0.5
+
+
+def test_device_registry_and_runtimes():
+    assert set(DEVICES) == {"cpu", "cuda", "arm"}
+    assert open_device("cpu").runtime == "torch"
+    assert open_device("cpu", "onnxruntime", threads=2).threads == 2
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    (dict(name="tpu"), "unknown device"),
+    (dict(name="cpu", runtime="tensorrt"), "does not offer --runtime tensorrt"),
+    (dict(name="cpu", threads=0), "--threads 0"),
+    (dict(name="cpu", host="pi@board"), "--host"),
+])
+def test_open_device_rejects_bad_requests(kwargs, fragment):
+    with pytest.raises(UsageError) as info:
+        open_device(**kwargs)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has a GPU: the no-GPU error cannot occur")
+def test_cuda_without_a_gpu_says_so():
+    with pytest.raises(UsageError) as info:
+        open_device("cuda")
+    assert "no CUDA GPU" in str(info.value) and "--device cpu" in str(info.value)
+
+
+@pytest.mark.skipif(IS_ARM, reason="this host is ARM: the device is available here")
+def test_arm_on_a_non_arm_host_says_so():
+    with pytest.raises(UsageError) as info:
+        open_device("arm")
+    assert platform.machine() in str(info.value) and "aarch64" in str(info.value)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs an NVIDIA GPU (none visible to torch)")
+def test_cuda_times_with_events():
+    device = open_device("cuda")
+    prepared = device.prepare(small("pconv"), batch=4, seed=0)
+    assert prepared.notes["cudnn_benchmark"] and prepared.time_block(5) > 0
+    assert device.describe()["gpu"]
+
+
+@pytest.mark.skipif(not IS_ARM, reason="needs an aarch64 host")
+def test_arm_runs_onnxruntime():
+    device = open_device("arm")
+    assert device.runtime == "onnxruntime"
+    assert device.prepare(small("pconv"), batch=1, seed=0).time_block(2) > 0

@@ -1,0 +1,79 @@
+"""Tables from saved records, and the packaged paper data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fnbench.report.paper import paper_table, table1_reference
+from fnbench.report.table import ops_table, render_markdown, run_table
+from fnbench.results import records_frame
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "paper"
+
+
+@pytest.mark.parametrize("name", ["table1_operators", "table2_approximation",
+                                  "table3_imagenet", "table5_ablation"])
+def test_packaged_paper_tables_equal_the_shared_copy(name):
+    if not SHARED.exists():
+        pytest.skip("no ../shared/paper beside this checkout")
+    pd.testing.assert_frame_equal(paper_table(name), pd.read_csv(SHARED / f"{name}.csv"))
+
+
+def test_table1_reference_per_device():
+    cpu = table1_reference("pconv3x3_r1/4", 96, 56, 56, 10, "cpu")
+    assert cpu == {"speed": 5.46, "unit": "ms", "gflops": 29.67, "mode": "latency",
+                   "hardware": "Intel i9-9900X"}
+    assert table1_reference("pconv3x3_r1/4", 96, 56, 56, 10, "cuda")["unit"] == "fps"
+    assert table1_reference("pconv3x3_r1/4", 96, 56, 56, 5, "cpu") is None
+    assert table1_reference("pconv3x3_r1/2", 96, 56, 56, 10, "cpu") is None
+
+
+def _record(mode="latency", status="ok", converged=True, **meta):
+    meta = {"op": "dwconv", "label": "dwconv3x3", "channels": 768, "height": 7, "width": 7,
+            "layers": 10, "ratio": None, "groups": 768, "impl": None, **meta}
+    return {"name": "x", "suite": "ops", "family": "operator", "device": "cpu",
+            "runtime": "torch", "mode": mode, "batch": 1, "threads": 1, "flops": 3.38688e6,
+            "params": 1, "memory_bytes": 3.3e6, "latency_ms": 0.5, "latency_p90_ms": 0.6,
+            "throughput": 2000.0, "achieved_flops": 6.77e9, "status": status,
+            "error": None if status == "ok" else "RuntimeError: boom",
+            "latency_ci_low_ms": 0.49, "latency_ci_high_ms": 0.52, "converged": converged,
+            "meta": meta}
+
+
+def test_ops_table_puts_the_paper_beside_the_measurement():
+    table = ops_table(records_frame([_record()]))
+    row = dict(zip(table.columns, table.rows[0]))
+    assert row["latency ms"] == "0.500" and row["paper ms"] == "0.68"
+    assert row["GFLOPS"] == "6.77" and row["paper GFLOPS"] == "4.93"
+    assert row["±CI"] == "±4.0%"
+    assert any("as published" in note for note in table.notes)
+
+
+def test_ops_table_marks_errors_and_unconverged_cases():
+    frame = records_frame([_record(converged=False),
+                           _record(status="error", channels=96, height=56, width=56)])
+    table = ops_table(frame)
+    assert table.rows[0][-1] == "not converged" and table.rows[0][5].endswith("*")
+    assert table.rows[1][-1] == "error"
+    assert any("RuntimeError: boom" in note for note in table.notes)
+
+
+def test_paper_values_only_for_the_papers_mode():
+    table = ops_table(records_frame([_record(mode="throughput")]))
+    assert dict(zip(table.columns, table.rows[0]))["paper"] == "–"
+
+
+def test_markdown_rendering_is_a_table():
+    markdown = render_markdown(run_table({"suite": "ops", "records": [_record()]}))
+    lines = markdown.splitlines()
+    assert lines[0].startswith("# fnbench ops on cpu")
+    assert lines[2].startswith("| operator | size |") and lines[3].startswith("|---|")
+    assert lines[4].count("|") == lines[2].count("|")
+
+
+def test_unknown_suite_has_no_layout():
+    with pytest.raises(ValueError):
+        run_table({"suite": "nope", "records": []})

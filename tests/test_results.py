@@ -1,0 +1,92 @@
+"""Run files: atomic writes, never overwriting, loading and the flat CSV view."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+import pytest
+
+from fnbench.errors import UsageError
+from fnbench.results import (COMMON_COLUMNS, OPS_COLUMNS, SCHEMA, RunWriter, create_run_dir,
+                             load_run, records_frame, write_atomic)
+
+
+def record(name: str, **extra) -> dict:
+    base = {"name": name, "suite": "ops", "family": "operator", "device": "cpu",
+            "runtime": "torch", "mode": "latency", "batch": 1, "threads": 1, "flops": 10.0,
+            "params": 3, "memory_bytes": 40.0, "latency_ms": 1.0, "latency_p90_ms": 1.1,
+            "throughput": 1000.0, "achieved_flops": 1e4, "status": "ok",
+            "uncounted_ops": {"aten::foo": 2},
+            "meta": {"op": "conv", "channels": 8, "height": 4, "width": 4, "layers": 1,
+                     "ratio": None, "groups": 1, "impl": None}}
+    base.update(extra)
+    return base
+
+
+def test_run_dirs_are_never_reused(tmp_path):
+    first = create_run_dir(tmp_path, "ops", "cpu", "torch")
+    second = create_run_dir(tmp_path, "ops", "cpu", "torch")
+    assert first != second and first.is_dir() and second.is_dir()
+    assert first.name.startswith("ops-cpu-torch-")
+
+
+def test_unwritable_parent_is_a_usage_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UsageError) as info:
+        create_run_dir(blocker / "sub", "ops", "cpu", "torch")
+    assert "--out" in str(info.value)
+    assert blocker.read_text() == "x"
+
+
+def test_writer_keeps_run_json_current_and_writes_all_files(tmp_path):
+    writer = RunWriter(tmp_path, {"suite": "ops"})
+    assert load_run(tmp_path)["status"] == "running"
+    writer.add(record("a"))
+    on_disk = load_run(tmp_path)
+    assert [r["name"] for r in on_disk["records"]] == ["a"]
+    writer.add(record("b", latency_ms=float("nan")))
+    writer.finish("interrupted", "# table\n")
+    run = load_run(tmp_path / "run.json")
+    assert run["status"] == "interrupted" and run["finished"] and run["schema"] == SCHEMA
+    assert run["records"][1]["latency_ms"] is None  # NaN is not JSON
+    assert (tmp_path / "results.md").read_text() == "# table\n"
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert list(frame.columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
+    assert set(OPS_COLUMNS) <= set(frame.columns)
+    assert frame.loc[0, "uncounted_ops"] == "aten::foo=2"
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_finish_rejects_unknown_status(tmp_path):
+    with pytest.raises(ValueError):
+        RunWriter(tmp_path, {}).finish("done", "")
+
+
+def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
+    target = tmp_path / "run.json"
+    write_atomic(target, "old")
+    with pytest.raises(TypeError):
+        write_atomic(target, 123)  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["run.json"]
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (None, "no run at"),
+    ("{not json", "not a readable fnbench run"),
+    (json.dumps({"schema": "other"}), "not an fnbench run"),
+    (json.dumps([1, 2]), "not an fnbench run"),
+])
+def test_load_run_rejects_what_is_not_a_run(tmp_path, content, fragment):
+    if content is not None:
+        (tmp_path / "run.json").write_text(content)
+    with pytest.raises(UsageError) as info:
+        load_run(tmp_path)
+    assert fragment in str(info.value)
+
+
+def test_records_frame_of_an_empty_run_has_the_columns():
+    assert list(records_frame({"records": []}).columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
