@@ -6,8 +6,13 @@ forward hooks for memory access). Every count is per sample.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
+
 import torch
 import torch.nn as nn
+
+from fnbench.workload import Accounting
 
 BYTES_PER_ELEMENT = 4  # FP32
 
@@ -32,17 +37,32 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def _shape(value: Any) -> list[int]:
+    return value.type().sizes()
+
+
+def _sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
+    """MACs of aten::scaled_dot_product_attention: Q K^T and the weighted sum of V."""
+    q, k, v = (_shape(value) for value in inputs[:3])
+    batch_heads = 1
+    for size in q[:-2]:
+        batch_heads *= size
+    queries, keys = q[-2], k[-2]
+    return batch_heads * queries * keys * (q[-1] + v[-1])
+
+
 def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float, dict[str, int]]:
     """MACs of one sample of ``input_shape`` counted by fvcore, and the ops it could not count.
 
-    ``uncounted`` keeps only ops with real arithmetic: fvcore's own ignore list (shape ops,
-    in-place copies) is not reported.
+    Fused attention (``scaled_dot_product_attention``) is counted too. ``uncounted`` keeps only
+    ops fvcore has no formula for; its own ignore list (shape ops, copies) is not reported.
     """
     from fvcore.nn import FlopCountAnalysis
 
     module = module.eval()
     x = torch.randn(1, *input_shape)
     analysis = FlopCountAnalysis(module, x)
+    analysis.set_op_handle("aten::scaled_dot_product_attention", _sdpa_macs)
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")
@@ -78,3 +98,27 @@ def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> floa
         for handle in handles:
             handle.remove()
     return float(total * BYTES_PER_ELEMENT)
+
+
+@contextmanager
+def unfused_timm_attention() -> Iterator[None]:
+    """Build timm models with explicit attention matmuls, which tracers can count."""
+    from timm.layers import set_fused_attn, use_fused_attn
+
+    previous = use_fused_attn()
+    set_fused_attn(False)
+    try:
+        yield
+    finally:
+        set_fused_attn(previous)
+
+
+def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> Accounting:
+    """MACs (fvcore, before BN folding, attention included), params and per-layer memory access
+    of the model ``build`` returns, per sample."""
+    with unfused_timm_attention():
+        model = build().eval()
+    macs, uncounted = fvcore_macs(model, input_shape)
+    return Accounting(flops=macs, params=count_params(model),
+                      memory_bytes=traced_memory_bytes(model, input_shape),
+                      uncounted_ops=uncounted)

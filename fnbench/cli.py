@@ -164,6 +164,33 @@ def ops(
 
 
 @app.command()
+def models(
+    device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
+    batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
+    quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
+    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    model_set: str = typer.Option("paper", "--set", "-s",
+                                  help="paper (Table 3's rows), fasternet, ablation (Table 5), "
+                                       "extended (paper + newer and MLP baselines) or all."),
+    model_names: Optional[str] = typer.Option(None, "--models",
+                                              help="Models, comma-separated (overrides --set); "
+                                                   "timm:NAME adds any timm model."),
+    weights: Optional[Path] = typer.Option(None, "--weights",
+                                           help="A local FasterNet checkpoint (.pth or "
+                                                ".safetensors, official or timm naming) for "
+                                                "the one model in --models."),
+) -> None:
+    """FasterNet and the paper's baselines (Table 3 by default) on a device."""
+    from fnbench.models.workloads import model_workloads, select_models
+
+    settings = _settings(mode, batch, seed, _protocol(quick, warmup, min_time, max_time,
+                                                      target_ci))
+    workloads = model_workloads(select_models(model_set, model_names), weights)
+    _measure("models", workloads, device, runtime, threads, host, settings, out)
+
+
+@app.command()
 def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a "
                                                                "table.")) -> None:
     """What this machine offers, with its fingerprint."""

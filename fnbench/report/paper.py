@@ -14,10 +14,11 @@ CITATION = "Chen et al., CVPR 2023 (FasterNet)"
 PAPER_HARDWARE = {"cuda": "RTX 2080Ti", "cpu": "Intel i9-9900X", "arm": "Cortex-A72"}
 #: The paper measured the GPU in throughput mode and the CPUs in latency mode.
 PAPER_MODE = {"cuda": "throughput", "cpu": "latency", "arm": "latency"}
-#: Table 1 columns per device: (speed column, its unit, achieved-FLOPS column).
-TABLE1_COLUMNS = {"cuda": ("gpu_throughput_fps", "fps", "gpu_flops_g"),
-                  "cpu": ("cpu_latency_ms", "ms", "cpu_flops_g"),
-                  "arm": ("arm_latency_ms", "ms", "arm_flops_g")}
+#: The paper's speed column per device, with its unit (Tables 1, 3 and 5 share the names).
+SPEED_COLUMNS = {"cuda": ("gpu_throughput_fps", "fps"), "cpu": ("cpu_latency_ms", "ms"),
+                 "arm": ("arm_latency_ms", "ms")}
+#: Table 1's achieved-FLOPS column per device.
+TABLE1_FLOPS_COLUMNS = {"cuda": "gpu_flops_g", "cpu": "cpu_flops_g", "arm": "arm_flops_g"}
 
 
 @lru_cache(maxsize=None)
@@ -32,14 +33,33 @@ def table1_reference(label: str, channels: int, height: int, width: int, layers:
                      device: str) -> dict[str, Any] | None:
     """The paper's Table 1 numbers for this operator case on ``device``'s paper hardware, or
     None when the case is not in the paper's grid."""
-    if device not in TABLE1_COLUMNS:
+    if device not in SPEED_COLUMNS:
         return None
     table = paper_table("table1_operators")
     match = table[(table.operator == label) & (table.channels == channels)
                   & (table.height == height) & (table.width == width) & (table.layers == layers)]
     if match.empty:
         return None
-    row = match.iloc[0]
-    speed, unit, flops = TABLE1_COLUMNS[device]
-    return {"speed": float(row[speed]), "unit": unit, "gflops": float(row[flops]),
-            "mode": PAPER_MODE[device], "hardware": PAPER_HARDWARE[device]}
+    reference = _speed(match.iloc[0], device)
+    reference["gflops"] = float(match.iloc[0][TABLE1_FLOPS_COLUMNS[device]])
+    return reference
+
+
+def _speed(row: pd.Series, device: str) -> dict[str, Any]:
+    column, unit = SPEED_COLUMNS[device]
+    return {"speed": float(row[column]), "unit": unit, "mode": PAPER_MODE[device],
+            "hardware": PAPER_HARDWARE[device]}
+
+
+def model_reference(table: str | None, row_name: str | None, device: str
+                    ) -> dict[str, Any] | None:
+    """The paper's measured speed of a Table 3 network or Table 5 variant on ``device``'s paper
+    hardware; None when the paper has no such row or left the cell blank (out of memory)."""
+    if table is None or row_name is None or device not in SPEED_COLUMNS:
+        return None
+    frame = paper_table(table)
+    key = "network" if table == "table3_imagenet" else "variant"
+    match = frame[frame[key] == row_name]
+    if match.empty or pd.isna(match.iloc[0][SPEED_COLUMNS[device][0]]):
+        return None
+    return _speed(match.iloc[0], device)

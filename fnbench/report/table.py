@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from fnbench.results import records_frame
-from fnbench.report.paper import CITATION, PAPER_HARDWARE, table1_reference
+from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, table1_reference
 
 
 @dataclass
@@ -51,13 +51,42 @@ def _status(row: pd.Series, notes: list[str]) -> str:
     return "ok" if row.get("converged") in (True, 1, "True") else "not converged"
 
 
+def _paper_speed(ref: dict[str, Any] | None, row: pd.Series) -> tuple[str, str | None]:
+    """The paper's number for this row's device when it measured in the row's mode."""
+    if not ref or ref["mode"] != row["mode"]:
+        return "–", None
+    return fmt(ref["speed"], 0 if ref["unit"] == "fps" else 2), ref["unit"]
+
+
+def _mode_cells(row: pd.Series, several_modes: bool) -> list[str]:
+    return [f"{row['mode']} b{row['batch']}"] if several_modes else []
+
+
+def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str | None,
+            paper_source: str) -> TextTable:
+    """Title, the paper column's unit and the footnotes every suite's table shares."""
+    device = frame["device"].iloc[0] if not frame.empty else "cpu"
+    runtimes = ", ".join(sorted(set(frame["runtime"]))) if not frame.empty else ""
+    threads = ", ".join(str(t) for t in sorted(set(frame["threads"]))) if not frame.empty else ""
+    batches = ", ".join(f"{m} batch {b}" for m, b in
+                        dict(zip(frame["mode"], frame["batch"])).items())
+    table.title = f"fnbench {suite} on {device} ({runtimes}, {threads} thread(s), {batches})"
+    if paper_unit:
+        table.columns[table.columns.index("paper")] = f"paper {paper_unit}"
+        table.notes.insert(0, f"paper column: {CITATION} {paper_source} on "
+                              f"{PAPER_HARDWARE[device]} (PyTorch eager), as published, not "
+                              "measured here")
+    table.notes.insert(0, "FLOPs are MACs per sample, as in the paper; GFLOPS = 1e9 MAC/s; "
+                          "latency is the median per call, ±CI the 95% CI of the median; "
+                          "* = not converged")
+    return table
+
+
 def ops_table(frame: pd.DataFrame) -> TextTable:
     """Table 1 layout: FLOPs, memory, latency, throughput, achieved FLOPS, with the paper's
     published number for the same device beside each measured one where the case is in its
     grid."""
-    device = frame["device"].iloc[0] if not frame.empty else "cpu"
-    modes = list(dict.fromkeys(frame["mode"])) if not frame.empty else []
-    several_modes = len(modes) > 1
+    several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
     table = TextTable(title="", columns=(
         ["operator", "size"] + (["mode"] if several_modes else [])
         + ["FLOPs M", "mem MB", "latency ms", "±CI", "paper", "samples/s", "GFLOPS",
@@ -66,38 +95,51 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
     for _, row in frame.iterrows():
         ref = table1_reference(row.get("label"), row["channels"], row["height"], row["width"],
                                row["layers"], row["device"])
-        paper, paper_gflops = "–", "–"
-        if ref and ref["mode"] == row["mode"]:
-            paper_unit = ref["unit"]
-            paper = fmt(ref["speed"], 0 if ref["unit"] == "fps" else 2)
-            paper_gflops = fmt(ref["gflops"])
+        paper, unit = _paper_speed(ref, row)
+        paper_unit = paper_unit or unit
         label = row.get("label") or row["op"]
         if not _missing(row.get("impl")) and row["impl"] != "split_cat":
             label += f" ({row['impl']})"
         if row.get("layers") != 10:
             label += f" x{row['layers']}"
-        cells = [label, f"{row['channels']}x{row['height']}x{row['width']}"]
-        if several_modes:
-            cells.append(f"{row['mode']} b{row['batch']}")
-        cells += [fmt(row["flops"], 1, 1e-6), fmt(row["memory_bytes"], 2, 1e-6),
-                  fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
-                  fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
-                  paper_gflops, _status(row, table.notes)]
-        table.rows.append(cells)
-    runtimes = ", ".join(sorted(set(frame["runtime"]))) if not frame.empty else ""
-    threads = ", ".join(str(t) for t in sorted(set(frame["threads"]))) if not frame.empty else ""
-    batches = ", ".join(f"{m} batch {b}" for m, b in
-                        dict(zip(frame["mode"], frame["batch"])).items()) if modes else ""
-    table.title = f"fnbench ops on {device} ({runtimes}, {threads} thread(s), {batches})"
-    paper_column = table.columns.index("paper")
-    if paper_unit:
-        table.columns[paper_column] = f"paper {paper_unit}"
-        table.notes.insert(0, f"paper columns: {CITATION} Table 1 on {PAPER_HARDWARE[device]}, "
-                              "as published, not measured here")
-    table.notes.insert(0, "FLOPs are MACs per sample, as in the paper; GFLOPS = 1e9 MAC/s; "
-                          "latency is the median per call, ±CI the 95% CI of the median; "
-                          "* = not converged")
-    return table
+        table.rows.append(
+            [label, f"{row['channels']}x{row['height']}x{row['width']}"]
+            + _mode_cells(row, several_modes)
+            + [fmt(row["flops"], 1, 1e-6), fmt(row["memory_bytes"], 2, 1e-6),
+               fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
+               fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
+               fmt(ref["gflops"]) if unit else "–", _status(row, table.notes)])
+    return _finish(table, frame, "ops", paper_unit, "Table 1")
+
+
+def models_table(frame: pd.DataFrame) -> TextTable:
+    """Table 3 layout: params, FLOPs, memory, latency, throughput, achieved FLOPS and the
+    published top-1, with the paper's measured value for the same device beside ours."""
+    several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
+    table = TextTable(title="", columns=(
+        ["model", "family", "res"] + (["mode"] if several_modes else [])
+        + ["params M", "FLOPs G", "mem MB", "latency ms", "±CI", "paper", "samples/s",
+           "GFLOPS", "top-1", "status"]))
+    paper_unit = None
+    for _, row in frame.iterrows():
+        ref = model_reference(None if _missing(row.get("paper_table")) else row["paper_table"],
+                              None if _missing(row.get("paper_row")) else row["paper_row"],
+                              row["device"])
+        paper, unit = _paper_speed(ref, row)
+        paper_unit = paper_unit or unit
+        table.rows.append(
+            [row["name"], row["family"], str(row["resolution"])]
+            + _mode_cells(row, several_modes)
+            + [fmt(row["params"], 2, 1e-6), fmt(row["flops"], 3, 1e-9),
+               fmt(row["memory_bytes"], 1, 1e-6), fmt(row.get("latency_ms"), 2), fmt_ci(row),
+               paper, fmt(row.get("throughput"), 1), fmt(row.get("achieved_flops"), 2, 1e-9),
+               fmt(row.get("top1"), 1), _status(row, table.notes)])
+    if frame.get("uncounted_ops") is not None and (frame["uncounted_ops"].fillna("") != "").any():
+        table.notes.append("ops fvcore has no formula for are not in FLOPs; each record lists "
+                           "them (uncounted_ops in run.json and results.csv)")
+    table.notes.append("top-1: published ImageNet-1k accuracy (source in run.json), not "
+                       "measured here")
+    return _finish(table, frame, "models", paper_unit, "Table 3 / Table 5")
 
 
 def render_rich(table: TextTable) -> Table:
@@ -128,4 +170,6 @@ def run_table(run: dict[str, Any]) -> TextTable:
     suite = run.get("suite")
     if suite == "ops":
         return ops_table(records_frame(run))
+    if suite == "models":
+        return models_table(records_frame(run))
     raise ValueError(f"no table layout for suite {suite!r}")
