@@ -6,6 +6,7 @@ forward hooks for memory access). Every count is per sample.
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -57,7 +58,9 @@ def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
     Fused attention (``scaled_dot_product_attention``) is counted too. ``uncounted`` keeps only
     ops fvcore has no formula for; its own ignore list (shape ops, copies) is not reported.
     """
-    from fvcore.nn import FlopCountAnalysis
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # fvcore scripts a loss at import
+        from fvcore.nn import FlopCountAnalysis
 
     module = module.eval()
     x = torch.randn(1, *input_shape)
@@ -66,7 +69,8 @@ def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
     analysis.tracer_warnings("none")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and deprecation chatter, not findings
         total = float(analysis.total())
     uncounted = {op: int(n) for op, n in analysis.unsupported_ops().items()}
     return total, uncounted

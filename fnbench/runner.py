@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from fnbench.devices import Device
 from fnbench.measure import Measurement, Protocol, measure
 from fnbench.workload import Accounting, Workload
+
+if TYPE_CHECKING:
+    from fnbench.devices import Device
 
 MODES = ("latency", "throughput")
 DEFAULT_THROUGHPUT_BATCH = 32

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import torch.nn as nn
+if TYPE_CHECKING:
+    import torch.nn as nn
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,6 @@ class Workload:
     suite: str
     family: str
     input_shape: tuple[int, ...]
-    build: Callable[[], nn.Module]
+    build: Callable[[], "nn.Module"]
     accounting: Callable[[], Accounting]
     meta: Mapping[str, Any] = field(default_factory=dict)

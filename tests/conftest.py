@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+import torch.nn as nn
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,3 +35,16 @@ def assert_usage_error(result: subprocess.CompletedProcess, *fragments: str) -> 
     assert "Traceback" not in result.stderr + result.stdout
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial BN statistics and affine parameters, so that folding them matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1, generator=g)
+                m.running_var.uniform_(0.5, 2.0, generator=g)
+                m.weight.uniform_(0.5, 1.5, generator=g)
+                m.bias.normal_(0, 0.1, generator=g)
+    return model

@@ -81,6 +81,16 @@ def test_report_reprints_a_saved_run(tmp_path):
     assert "conv3x3 x2" in result.stdout
 
 
+def test_report_needs_no_torch(tmp_path):
+    assert run_cli("ops", "--ops", "dwconv", "--out", str(tmp_path), *SMALL).returncode == 0
+    script = ("import sys; sys.modules['torch'] = None; from fnbench.cli import main; "
+              "main(sys.argv[1:])")
+    result = subprocess.run([sys.executable, "-c", script, "report", str(only_run(tmp_path))],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "dwconv3x3 x2" in result.stdout
+
+
 def test_devices_lists_cpu_with_fingerprint():
     result = run_cli("devices", "--json")
     assert result.returncode == 0, result.stderr

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from fnbench.accounting import count_params, fvcore_macs
+from conftest import randomize_norms
 from fnbench.errors import UsageError
 from fnbench.fusion import count_batchnorm, fuse_batchnorm
 from fnbench.models.fasternet import (ABLATIONS, TABLE5_DEFAULT_ROWS, VARIANTS, BasicStage,
@@ -22,19 +23,6 @@ from fnbench.report.paper import paper_table
 INPUT = (3, 224, 224)
 # FLOPs the official repository's README prints, for the BN-fused models (the paper counts BN).
 FUSED_GFLOPS = {"T0": 0.34, "T1": 0.85, "T2": 1.90, "S": 4.55, "M": 8.72, "L": 15.49}
-
-
-def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial BN statistics and affine parameters, so that folding them matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1, generator=g)
-                m.running_var.uniform_(0.5, 2.0, generator=g)
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.normal_(0, 0.1, generator=g)
-    return model
 
 
 def printed(value: float, decimals: int) -> set[float]:

@@ -51,6 +51,15 @@ def test_models_throughput_mode_and_timm_names(tmp_path):
     assert record["batch"] == 2 and record["family"] == "timm" and record["status"] == "ok"
 
 
+def test_models_get_more_sampling_time_by_default(tmp_path):
+    result = run_cli("models", "--models", "fasternet_t0", "--warmup", "1", "--min-time", "0.05",
+                     "--target-ci", "20", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    run = load_run(only_run(tmp_path))
+    assert run["settings"]["protocol"]["max_time_s"] == 15.0
+    assert run["settings"]["protocol"]["warmup_runs"] == 1
+
+
 def test_weights_are_loaded_into_the_model(tmp_path):
     torch.manual_seed(1)
     path = tmp_path / "t0.pth"

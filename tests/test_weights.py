@@ -8,23 +8,11 @@ import torch
 import torch.nn as nn
 from safetensors.torch import save_file
 
+from conftest import randomize_norms
 from fnbench.errors import UsageError
 from fnbench.models.fasternet import fasternet
 from fnbench.models.weights import (from_timm_state_dict, is_timm_naming, load_weights,
                                     to_timm_state_dict)
-
-
-def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Non-trivial BN statistics and affine parameters, so that every tensor matters."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.1, generator=g)
-                m.running_var.uniform_(0.5, 2.0, generator=g)
-                m.weight.uniform_(0.5, 1.5, generator=g)
-                m.bias.normal_(0, 0.1, generator=g)
-    return model
 
 
 def save(state_dict: dict, path) -> None:
