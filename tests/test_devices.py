@@ -159,3 +159,77 @@ def test_arm_runs_onnxruntime():
     device = open_device("arm")
     assert device.runtime == "onnxruntime"
     assert device.prepare(small("pconv"), batch=1, seed=0).time_block(2) > 0
+
+
+class BatchNormAct(nn.BatchNorm2d):
+    """Like timm's BatchNormAct2d: BN, then an activation, in one module."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return self.act(super().forward(x))
+
+
+class NormBeforeConv(nn.Module):
+    """Has ``conv`` and ``bn`` like timm's ConvNormAct, but applies them the other way round."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = nn.Conv2d(4, 4, 3, padding=1), BatchNormAct(4)
+
+    def forward(self, x):
+        return self.conv(self.bn(x))
+
+
+def test_a_fold_that_changes_the_outputs_is_an_error_not_a_silent_change():
+    from fnbench.devices.torch_eager import build_for_inference
+
+    def build() -> nn.Module:
+        model = NormBeforeConv()
+        model.bn.running_mean.uniform_(-1, 1)
+        model.bn.running_var.uniform_(0.5, 2)
+        return model
+
+    workload = Workload("wrong-order", "test", "test", (4, 6, 6), build,
+                        lambda: Accounting(None, 0, None))
+    with pytest.raises(RuntimeError, match="changed the outputs"):
+        build_for_inference(workload, seed=0)
+
+
+@pytest.mark.parametrize("name,path", [("mobilevit_xxs", "ConvNormAct attributes"),
+                                       ("efficientnet_b0", "fx tracing"),
+                                       ("resnet50", "fx tracing")])
+def test_timm_batchnorm_act_layers_are_folded(name, path):
+    from conftest import randomize_norms
+    from fnbench.models import create, spec
+
+    torch.manual_seed(0)
+    model = randomize_norms(create(name)).eval()
+    size = spec(name).resolution
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        reference = model(x)
+        before = count_batchnorm(model)
+        fused, folded, left = fuse_batchnorm(model)
+        out = fused(x)
+    assert before > 0 and (folded, left) == (before, 0), path
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    assert torch.allclose(out, reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))
+
+
+def test_train_time_branches_are_reparameterised():
+    from fnbench.fusion import reparameterize
+    from fnbench.models import create
+
+    torch.manual_seed(0)
+    model = create("repvit_m1_0").eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        reference = model(x)
+        params = sum(p.numel() for p in model.parameters())
+        assert reparameterize(model) > 0
+        out = model(x)
+    assert sum(p.numel() for p in model.parameters()) < params  # branches merged
+    assert torch.allclose(out, reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))

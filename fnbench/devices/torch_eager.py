@@ -8,17 +8,38 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from fnbench.fusion import fuse_batchnorm
+from fnbench.fusion import fuse_batchnorm, reparameterize
 from fnbench.workload import Workload
+
+FUSION_RTOL = 1e-3  # FP32 re-association after folding stays far below this
 
 
 def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[str, Any]]:
-    """The workload's module in eval mode with BN folded, built under a fixed seed."""
+    """The workload's module in eval mode, re-parameterised and with BN folded, built under a
+    fixed seed."""
     torch.manual_seed(seed)
-    module, folded, left = fuse_batchnorm(workload.build())
+    module = workload.build().eval()
+    x = make_input(workload, 1, seed)
+    with torch.inference_mode():
+        reference = module(x)
+    reparameterized = reparameterize(module)
+    module, folded, left = fuse_batchnorm(module)
     for p in module.parameters():
         p.requires_grad_(False)
-    return module, {"bn_folded": folded, "bn_left": left}
+    with torch.inference_mode():
+        error = relative_error(reference, module(x))
+    if not error <= FUSION_RTOL:
+        raise RuntimeError(f"folding BN / re-parameterising changed the outputs (relative error "
+                           f"{error:.2e} > {FUSION_RTOL}); please report this model")
+    return module, {"reparameterized": reparameterized, "bn_folded": folded, "bn_left": left,
+                    "fusion_rel_err": error}
+
+
+def relative_error(reference: torch.Tensor, candidate: torch.Tensor) -> float:
+    """max |candidate - reference| / max |reference|."""
+    scale = float(reference.abs().max())
+    error = float((candidate - reference).abs().max())
+    return error / scale if scale > 0 else error
 
 
 def make_input(workload: Workload, batch: int, seed: int) -> torch.Tensor:
