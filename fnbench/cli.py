@@ -282,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if type(error).__name__ == "Abort":  # Ctrl-C as older click reports it
             sys.exit(130)
         if type(error).__name__ == "NoArgsIsHelpError":
-            print(getattr(error, "format_message")(), file=sys.stderr)
+            print(error.format_message(), file=sys.stderr)  # type: ignore[attr-defined]
             sys.exit(2)
         message = _usage_error_message(error)
         if message is None:
