@@ -6,6 +6,7 @@ forward hooks for memory access). Every count is per sample.
 
 from __future__ import annotations
 
+import math
 import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -45,11 +46,7 @@ def _shape(value: Any) -> list[int]:
 def _sdpa_macs(inputs: list[Any], outputs: list[Any]) -> int:
     """MACs of aten::scaled_dot_product_attention: Q K^T and the weighted sum of V."""
     q, k, v = (_shape(value) for value in inputs[:3])
-    batch_heads = 1
-    for size in q[:-2]:
-        batch_heads *= size
-    queries, keys = q[-2], k[-2]
-    return batch_heads * queries * keys * (q[-1] + v[-1])
+    return math.prod(q[:-1]) * k[-2] * (q[-1] + v[-1])
 
 
 def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float, dict[str, int]]:

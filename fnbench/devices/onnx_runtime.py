@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from fnbench.devices.base import Prepared
-from fnbench.devices.torch_eager import build_for_inference, make_input
+from fnbench.devices.torch_eager import build_for_inference, make_input, output_errors
 from fnbench.workload import Workload
 
 PARITY_RTOL = 1e-3  # max |ort - torch| relative to max |torch|, FP32
@@ -72,9 +72,7 @@ def parity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
     if reference.shape != candidate.shape:
         return {"parity_ok": False, "parity_max_abs_err": None, "parity_rel_err": None,
                 "parity_shapes": [list(reference.shape), list(candidate.shape)]}
-    abs_err = float(np.max(np.abs(reference - candidate))) if reference.size else 0.0
-    scale = float(np.max(np.abs(reference))) if reference.size else 0.0
-    rel_err = abs_err / scale if scale > 0 else abs_err
+    abs_err, rel_err = output_errors(reference, candidate)
     ok = bool(np.isfinite(rel_err) and rel_err <= PARITY_RTOL)
     return {"parity_ok": ok, "parity_max_abs_err": abs_err, "parity_rel_err": rel_err}
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn as nn
+from numpy.typing import ArrayLike
 
 from fnbench.fusion import fuse_batchnorm, reparameterize
 from fnbench.workload import Workload
@@ -27,7 +29,7 @@ def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[
     for p in module.parameters():
         p.requires_grad_(False)
     with torch.inference_mode():
-        error = relative_error(reference, module(x))
+        _, error = output_errors(reference, module(x))
     if not error <= FUSION_RTOL:
         raise RuntimeError(f"folding BN / re-parameterising changed the outputs (relative error "
                            f"{error:.2e} > {FUSION_RTOL}); please report this model")
@@ -35,11 +37,15 @@ def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[
                     "fusion_rel_err": error}
 
 
-def relative_error(reference: torch.Tensor, candidate: torch.Tensor) -> float:
-    """max |candidate - reference| / max |reference|."""
-    scale = float(reference.abs().max())
-    error = float((candidate - reference).abs().max())
-    return error / scale if scale > 0 else error
+def output_errors(reference: ArrayLike, candidate: ArrayLike) -> tuple[float, float]:
+    """Max absolute error of ``candidate`` against a same-shape ``reference``, and that error
+    relative to max |reference| (absolute when the reference is all zeros)."""
+    reference, candidate = np.asarray(reference), np.asarray(candidate)
+    if not reference.size:
+        return 0.0, 0.0
+    abs_err = float(np.max(np.abs(reference - candidate)))
+    scale = float(np.max(np.abs(reference)))
+    return abs_err, abs_err / scale if scale > 0 else abs_err
 
 
 def make_input(workload: Workload, batch: int, seed: int) -> torch.Tensor:
