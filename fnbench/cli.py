@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from fnbench import __version__
-from fnbench.errors import UsageError
+from fnbench.errors import RunInterrupted, UsageError
 from fnbench.measure import Protocol
 from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, run_workloads
 from fnbench.workload import Workload
@@ -22,8 +26,17 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="fnbench: is this network actually fast on my hardware? Measures FLOPs, "
                        "memory access, latency, throughput and achieved FLOPS the way the "
                        "FasterNet paper does.")
-stdout = Console() if Console().is_terminal else Console(width=200)
-stderr = Console(stderr=True)
+
+
+def _pipe_width() -> int | None:
+    """None (the terminal's or COLUMNS' width) on a terminal or with COLUMNS set, else 200."""
+    columns = os.environ.get("COLUMNS", "")
+    return None if Console().is_terminal or (columns.isdigit() and int(columns) > 0) else 200
+
+
+# Nothing printed is ever markup or emoji codes: names, paths and errors come from data.
+stdout = Console(width=_pipe_width(), markup=False, emoji=False)
+stderr = Console(stderr=True, markup=False, emoji=False)
 
 MODE_CHOICES = ("latency", "throughput", "both")
 
@@ -97,28 +110,35 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> Ru
                        seed=seed, protocol=protocol)
 
 
-def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
-             threads: int, host: str | None, settings: RunSettings, out: Path) -> None:
-    """Everything after option parsing: open the device, run, write the run, print the table."""
-    from fnbench.devices import open_device
-    from fnbench.devices.fingerprint import environment
-    from fnbench.report.table import render_markdown, render_rich, run_table
-    from fnbench.results import RunWriter, create_run_dir
+@contextmanager
+def _interrupts() -> Iterator[None]:
+    """SIGINT and SIGTERM raise RunInterrupted inside the block; the old handlers return after."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise RunInterrupted(signum)
 
-    device = open_device(device_name, runtime, threads, host)
-    run_dir = create_run_dir(out, suite, device.name, device.runtime)
-    env = environment(threads)
-    env["device"] = device.describe()
-    header = {"suite": suite, "fnbench_version": __version__, "command": sys.argv,
-              "device": device.name, "runtime": device.runtime, "threads": threads,
-              "settings": settings.to_dict(), "environment": env}
-    writer = RunWriter(run_dir, header)
-    status = "interrupted"
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=stderr, transient=True)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _say(console: Console, text: str) -> None:
+    """One line of plain text, never wrapped."""
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def _run(workloads: Sequence[Workload], device: Any, settings: RunSettings,
+         writer: Any) -> RunInterrupted | None:
+    """Measure every workload into ``writer`` with a progress bar; the interruption, if any."""
+    progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
+                        transient=True, disable=not stderr.is_terminal)
     try:
         with progress:
-            task = progress.add_task(suite, total=len(workloads) * len(settings.modes))
+            task = progress.add_task(writer.run["suite"],
+                                     total=len(workloads) * len(settings.modes))
 
             def on_start(workload: Workload, mode: str) -> None:
                 progress.update(task, description=f"{workload.name} ({mode})")
@@ -128,15 +148,67 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
                 progress.advance(task)
 
             run_workloads(workloads, device, settings, on_record, on_start)
-        status = "complete"
-    finally:
-        table = run_table(writer.run)
-        writer.finish(status, render_markdown(table))
-        if status == "complete":
-            stdout.print(render_rich(table))
-        stderr.print(f"{status}: {len(writer.run['records'])} record(s) in {run_dir}")
+    except RunInterrupted as interrupt:
+        return interrupt
+    except KeyboardInterrupt:
+        return RunInterrupted(signal.SIGINT)
+    return None
+
+
+def _write_failed(writer: Any, error: Any) -> None:
+    """One line, the run marked ``failed`` where run.json can still be written, exit 1."""
+    if writer is not None:
+        writer.fail(f"cannot write {error.path.name}: {error.reason}")
+    _say(stderr, f"error: {error}")
+    raise typer.Exit(1)
+
+
+def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: str,
+                      runtime: str | None, threads: int, host: str | None,
+                      settings: RunSettings, out: Path) -> None:
+    """Open the device, run, write the run, print the table; exit 1 on a failed record."""
+    from fnbench.devices import open_device
+    from fnbench.devices.fingerprint import environment
+    from fnbench.report.status import run_state
+    from fnbench.report.table import render_markdown, render_rich, run_table
+    from fnbench.results import RunFileError, RunWriter, create_run_dir
+
+    device = open_device(device_name, runtime, threads, host)
+    run_dir = create_run_dir(out, suite, device.name, device.runtime)
+    env = environment(threads)
+    env["device"] = device.describe()
+    header = {"suite": suite, "fnbench_version": __version__, "command": sys.argv,
+              "device": device.name, "runtime": device.runtime, "threads": threads,
+              "settings": settings.to_dict(), "environment": env}
+    planned = [(workload.name, mode) for workload in workloads for mode in settings.modes]
+    writer = None
+    try:
+        writer = RunWriter(run_dir, header, planned)
+        interrupt = _run(workloads, device, settings, writer)
+        details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
+        writer.finish("interrupted" if interrupt else "complete",
+                      lambda run: render_markdown(run_table(run)), **details)
+    except RunFileError as error:
+        if writer is None and not any(run_dir.iterdir()):
+            run_dir.rmdir()
+        _write_failed(writer, error)
+    if interrupt is None:
+        stdout.print(render_rich(run_table(writer.run), stdout.width))
+    state = run_state(writer.run)
+    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    if interrupt is not None:
+        raise typer.Exit(interrupt.exit_code)
     if any(r["status"] != "ok" for r in writer.run["records"]):
         raise typer.Exit(1)
+
+
+def _measure(*args: Any) -> None:
+    """A measuring command, with SIGINT and SIGTERM saving the run (exit 130 and 143)."""
+    with _interrupts():
+        try:
+            _measure_and_save(*args)
+        except RunInterrupted as interrupt:  # before the run began, or while it was saved
+            raise typer.Exit(interrupt.exit_code) from None
 
 
 @app.command()
@@ -242,7 +314,11 @@ def report(run: Path = typer.Argument(..., help="A run directory or its run.json
     from fnbench.report.table import render_rich, run_table
     from fnbench.results import load_run
 
-    stdout.print(render_rich(run_table(load_run(run))))
+    loaded = load_run(run)
+    table = run_table(loaded)
+    for line in table.status:
+        stdout.print(Text(line, style="" if loaded["status"] == "complete" else "bold"))
+    stdout.print(render_rich(table, stdout.width))
 
 
 def _version(value: bool) -> None:
@@ -276,8 +352,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except UsageError as error:
         stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as interrupt:
+        sys.exit(getattr(interrupt, "exit_code", 130))
     except Exception as error:
         if type(error).__name__ == "Abort":  # Ctrl-C as older click reports it
             sys.exit(130)

@@ -1,4 +1,8 @@
-"""The error type for bad usage and bad input."""
+"""The error types the CLI turns into exit codes."""
+
+from __future__ import annotations
+
+import signal
 
 
 class UsageError(Exception):
@@ -6,3 +10,15 @@ class UsageError(Exception):
 
     The message names the problem and the fix.
     """
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM while measuring: the run is saved as interrupted, exit 128 + signal.
+
+    A KeyboardInterrupt, so that every path that lets Ctrl-C through lets it through too.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(self.signal_name)

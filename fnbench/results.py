@@ -6,20 +6,24 @@ interrupted run keeps every finished record and never damages an earlier one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
+import socket
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
+import psutil
 
 from fnbench.errors import UsageError
 
 SCHEMA = "fnbench.run/1"
-STATUSES = ("running", "complete", "interrupted")
+STATUSES = ("running", "complete", "interrupted", "failed")
+SUITES = ("ops", "models")
 
 #: CSV columns every suite has, in this order (DESIGN.md).
 COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
@@ -38,17 +42,37 @@ def utc_stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
+#: Errors that more room would fix.
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class RunFileError(Exception):
+    """A run file could not be written (disk full, file too large, ...): the CLI exits 1."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        self.path, self.reason = path, error.strerror or str(error)
+        fix = "free space" if error.errno in NO_ROOM else "check that folder"
+        super().__init__(f"cannot write {path} ({self.reason}): {fix} or choose another --out")
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to ``path`` through a temp file in the same folder and a rename.
+
+    An operating-system failure is a RunFileError; ``path`` is then left as it was.
+    """
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as error:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise RunFileError(path, error) from None
         raise
 
 
@@ -81,32 +105,150 @@ def create_run_dir(parent: Path, suite: str, device: str, runtime: str) -> Path:
     raise UsageError(f"too many runs named {base} in {parent}: choose another --out")
 
 
-class RunWriter:
-    """Keeps ``run.json`` up to date after every record; writes the CSV and table at the end."""
+def _writer_process() -> dict[str, Any]:
+    """Who writes the run, so that a reader can tell whether a ``running`` run is still alive."""
+    return {"pid": os.getpid(), "hostname": socket.gethostname(),
+            "process_started": psutil.Process().create_time()}
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+
+class RunWriter:
+    """Keeps ``run.json`` up to date after every record; writes the CSV and table at the end.
+
+    ``planned`` lists the (name, mode) pairs the run means to measure, in order, so that a
+    report can name those that never ran.
+    """
+
+    def __init__(self, path: Path, header: dict[str, Any],
+                 planned: Sequence[tuple[str, str]] | None = None) -> None:
         self.path = path
+        plan = {} if planned is None else {"planned": [{"name": name, "mode": mode}
+                                                       for name, mode in planned]}
         self.run: dict[str, Any] = {"schema": SCHEMA, "status": "running",
                                     "started": datetime.now(timezone.utc).isoformat(),
-                                    "finished": None, **header, "records": []}
+                                    "finished": None, **_writer_process(), **header, **plan,
+                                    "records": []}
         self._flush()
 
     def add(self, record: dict[str, Any]) -> None:
         self.run["records"].append(record)
         self._flush()
 
-    def finish(self, status: str, markdown: str) -> None:
-        """Mark the run ``complete`` or ``interrupted`` and write every file."""
-        if status not in STATUSES:
-            raise ValueError(f"unknown run status {status!r}")
-        self.run["status"] = status
-        self.run["finished"] = datetime.now(timezone.utc).isoformat()
+    def finish(self, status: str, markdown: str | Callable[[dict[str, Any]], str],
+               **details: Any) -> None:
+        """Mark the run ``complete`` or ``interrupted`` (with ``details`` such as
+        ``interrupted_by``) and write every file; ``markdown`` may be a function of the run."""
+        self._mark(status, **details)
         self._flush()
         write_atomic(self.path / "results.csv", records_frame(self.run).to_csv(index=False))
-        write_atomic(self.path / "results.md", markdown)
+        text = markdown(self.run) if callable(markdown) else markdown
+        write_atomic(self.path / "results.md", text)
+
+    def fail(self, reason: str) -> bool:
+        """Mark the run ``failed`` with ``reason`` if run.json can still be written."""
+        self._mark("failed", failure=reason)
+        try:
+            self._flush()
+        except RunFileError:
+            return False
+        return True
+
+    def _mark(self, status: str, **details: Any) -> None:
+        if status not in STATUSES or status == "running":
+            raise ValueError(f"unknown run status {status!r}")
+        self.run.update(status=status, finished=datetime.now(timezone.utc).isoformat(),
+                        **details)
 
     def _flush(self) -> None:
         write_atomic(self.path / "run.json", json.dumps(_json_safe(self.run), indent=1) + "\n")
+
+
+#: Keys every record needs, with their types.
+RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "family": str, "device": str, "runtime": str, "mode": str, "batch": int,
+    "threads": int, "status": str, "meta": dict}
+#: Keys a record may leave out or set to null, with their types otherwise.
+OPTIONAL_KEYS: dict[str, type | tuple[type, ...]] = {
+    "error": str, "uncounted_ops": dict, "converged": bool, "samples": int,
+    **{key: (int, float) for key in ("flops", "params", "memory_bytes", "latency_ms",
+                                     "latency_p90_ms", "throughput", "achieved_flops",
+                                     "latency_mean_ms", "latency_std_ms", "latency_min_ms",
+                                     "latency_p99_ms", "latency_iqr_ms", "latency_ci_low_ms",
+                                     "latency_ci_high_ms")}}
+#: Keys each suite's tables read from a record's ``meta``: required, then optional.
+META_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "ops": ({"op": str, "channels": int, "height": int, "width": int, "layers": int},
+            {"label": str, "impl": str, "groups": int, "ratio": (int, float)}),
+    "models": ({"resolution": int}, {"top1": (int, float), "paper_row": str,
+                                     "paper_table": str})}
+#: Header keys a run may lack (older runs), with their types.
+HEADER_KEYS: dict[str, type | tuple[type, ...]] = {
+    "pid": int, "hostname": str, "process_started": (int, float), "interrupted_by": str,
+    "failure": str, "planned": list}
+PAPER_TABLES = ("table3_imagenet", "table5_ablation")
+
+
+def _type_problem(value: Any, kind: type | tuple[type, ...], optional: bool) -> str | None:
+    """Why ``value`` is not of ``kind`` (bool is no number), or None when it is."""
+    if value is None and optional:
+        return None
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        return "a bool"
+    if isinstance(value, kinds):
+        return None
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _key_problems(data: dict[str, Any], required: dict[str, Any], optional: dict[str, Any]
+                  ) -> Iterable[str]:
+    for key, kind in {**required, **optional}.items():
+        if key in required and key not in data:
+            yield f"has no {key!r}"
+        elif key in data:
+            problem = _type_problem(data[key], kind, key not in required)
+            if problem:
+                names = kind if isinstance(kind, tuple) else (kind,)
+                wanted = " or ".join(k.__name__ for k in names)
+                yield f"has {key!r} = {problem}, not {wanted}"
+
+
+def _record_problem(record: Any, suite: str) -> str | None:
+    """What is wrong with one record for the tables of ``suite``, or None."""
+    if not isinstance(record, dict):
+        return f"is a {type(record).__name__}, not an object"
+    for problem in _key_problems(record, RECORD_KEYS, OPTIONAL_KEYS):
+        return problem
+    for problem in _key_problems(record["meta"], *META_KEYS[suite]):
+        return "meta " + problem
+    if record["meta"].get("paper_table") not in (None, *PAPER_TABLES):
+        return f"meta has an unknown paper_table {record['meta']['paper_table']!r}"
+    return None
+
+
+def _planned_problem(planned: Any) -> str | None:
+    for i, entry in enumerate(planned or []):
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str)
+                                                  for k in ("name", "mode")):
+            return f"planned entry {i} is not a {{name, mode}} pair of strings"
+    return None
+
+
+def _run_problem(run: dict[str, Any]) -> str | None:
+    """What is wrong with a run that has the right schema, or None."""
+    if run.get("suite") not in SUITES:
+        return f"has suite {run.get('suite')!r}, not one of {', '.join(SUITES)}"
+    if run.get("status") not in STATUSES:
+        return f"has status {run.get('status')!r}, not one of {', '.join(STATUSES)}"
+    for problem in _key_problems(run, {}, HEADER_KEYS):
+        return problem
+    problem = _planned_problem(run.get("planned"))
+    if problem:
+        return problem
+    for i, record in enumerate(run["records"]):
+        problem = _record_problem(record, run["suite"])
+        if problem:
+            return f"record {i} {problem}"
+    return None
 
 
 def load_run(path: Path | str) -> dict[str, Any]:
@@ -124,6 +266,10 @@ def load_run(path: Path | str) -> dict[str, Any]:
             not isinstance(run.get("records"), list):
         raise UsageError(f"{file} is not an fnbench run (schema {SCHEMA} expected): give a "
                          "run.json written by fnbench")
+    problem = _run_problem(run)
+    if problem:
+        raise UsageError(f"{file} is damaged: it {problem}; restore it from a copy or rerun "
+                         "the benchmark")
     return run
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,11 +15,18 @@ import torch.nn as nn
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m fnbench ARGS`` with captured output."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+def cli_env(**overrides: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: 200 columns unless ``overrides`` say otherwise."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **overrides}
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None, **popen: Any) -> subprocess.CompletedProcess:
+    """``python -m fnbench ARGS`` with captured output; ``env`` overrides variables (such as
+    COLUMNS), ``popen`` goes to subprocess.run (such as preexec_fn)."""
     return subprocess.run([sys.executable, "-m", "fnbench", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout, env=env)
+                          text=True, cwd=cwd, timeout=timeout, env=cli_env(**(env or {})),
+                          **popen)
 
 
 @pytest.fixture

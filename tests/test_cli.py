@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import assert_usage_error, run_cli
+from conftest import REPO, assert_usage_error, cli_env, run_cli
 from fnbench.results import COMMON_COLUMNS, OPS_COLUMNS, load_run
 
 SMALL = ["--sizes", "32x14x14,64x7x7", "--layers", "2", "--quick"]
+REFERENCE = REPO / "results" / "reference"
 
 
 def only_run(out: Path) -> Path:
@@ -86,7 +90,7 @@ def test_report_needs_no_torch(tmp_path):
     script = ("import sys; sys.modules['torch'] = None; from fnbench.cli import main; "
               "main(sys.argv[1:])")
     result = subprocess.run([sys.executable, "-c", script, "report", str(only_run(tmp_path))],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=120, env=cli_env())
     assert result.returncode == 0, result.stderr
     assert "dwconv3x3 x2" in result.stdout
 
@@ -153,31 +157,230 @@ def test_report_of_a_missing_or_broken_run(tmp_path):
     assert_usage_error(run_cli("report", str(tmp_path)), "not a readable fnbench run")
 
 
-def test_ctrl_c_keeps_finished_records_and_marks_the_run_interrupted(tmp_path):
-    command = [sys.executable, "-m", "fnbench", "ops", "--ops", "conv,dwconv,pconv",
-               "--sizes", "16x8x8", "--layers", "1", "--min-time", "1.5", "--max-time", "1.5",
-               "--target-ci", "0.0001", "--out", str(tmp_path)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+SLOW_THREE = ["ops", "--ops", "conv,dwconv,pconv", "--sizes", "16x8x8", "--layers", "1",
+              "--min-time", "1.5", "--max-time", "1.5", "--target-ci", "0.0001"]
+
+
+def start_and_wait_for_a_record(out: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """Start a three-case run in ``out``; return once its first record is on disk."""
+    process = subprocess.Popen([sys.executable, "-m", "fnbench", *SLOW_THREE, *args,
+                                "--out", str(out)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=cli_env())
     deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        runs = list(out.iterdir()) if out.exists() else []
+        if runs and (runs[0] / "run.json").exists():
+            if json.loads((runs[0] / "run.json").read_text())["records"]:
+                return process, runs[0]
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail("no record was written in time")
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_keeps_finished_records_and_marks_the_run_interrupted(tmp_path, signum, code):
+    process, run_dir = start_and_wait_for_a_record(tmp_path)
     try:
-        while time.monotonic() < deadline:
-            runs = list(tmp_path.iterdir())
-            if runs and (runs[0] / "run.json").exists():
-                if json.loads((runs[0] / "run.json").read_text())["records"]:
-                    break
-            time.sleep(0.1)
-        else:
-            pytest.fail("no record was written in time")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     assert "Traceback" not in stderr
-    run = load_run(runs[0])
-    assert run["status"] == "interrupted" and run["finished"]
+    name = signal.Signals(signum).name
+    run = load_run(run_dir)
+    assert run["status"] == "interrupted" and run["finished"] and run["interrupted_by"] == name
     assert 1 <= len(run["records"]) < 3
     assert all(r["status"] == "ok" for r in run["records"])
-    frame = pd.read_csv(runs[0] / "results.csv")
+    frame = pd.read_csv(run_dir / "results.csv")
     assert len(frame) == len(run["records"])
+    missing = [p["name"] for p in run["planned"][len(run["records"]):]]
+    markdown = (run_dir / "results.md").read_text()
+    assert f"status: interrupted ({name}), {len(run['records'])} of 3 planned" in markdown
+    assert all(m in markdown.split("not run")[1] for m in missing)
+    assert f"interrupted ({name})" in stderr
+
+
+def test_report_of_a_killed_run_says_incomplete_and_what_did_not_run(tmp_path):
+    process, run_dir = start_and_wait_for_a_record(tmp_path)
+    process.kill()
+    process.communicate(timeout=60)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "running"
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"status: incomplete (the process that wrote it, pid "
+                               f"{process.pid} on host {socket.gethostname()}, is no longer "
+                               f"running), {len(run['records'])} of 3 planned record(s)")
+    missing = [p["name"] for p in run["planned"][len(run["records"]):]]
+    assert lines[1].startswith(f"not run ({len(missing)}): ")
+    assert all(name in lines[1] for name in missing)
+
+    elsewhere = {**run, "hostname": "another-" + socket.gethostname()}
+    (run_dir / "run.json").write_text(json.dumps(elsewhere))
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert "written on another host" in result.stdout.splitlines()[0]
+    assert "cannot tell whether it is still running" in result.stdout.splitlines()[0]
+
+    old = {k: v for k, v in run.items() if k not in ("planned", "pid", "hostname",
+                                                      "process_started")}
+    (run_dir / "run.json").write_text(json.dumps({**old, "status": "interrupted"}))
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == [
+        f"status: interrupted, {len(run['records'])} record(s)",
+        "not run: unknown (this run.json predates fnbench recording its plan)"]
+
+
+def test_complete_run_says_so_first(tmp_path):
+    assert run_cli("ops", "--ops", "conv", "--out", str(tmp_path), *SMALL).returncode == 0
+    run_dir = only_run(tmp_path)
+    assert "status: complete, 2 of 2 planned record(s)" in (run_dir / "results.md").read_text()
+    result = run_cli("report", str(run_dir))
+    assert result.stdout.splitlines()[0] == "status: complete, 2 of 2 planned record(s)"
+
+
+MARKUP = {"name": "conv[/x]", "label": "conv[/x] [bold]x[/bold] :thumbs_up:",
+          "error": "RuntimeError: [enforce fail at alloc_cpu.cpp:127] [ONNXRuntimeError] : 6 "
+                   "[/x] :thumbs_up:"}
+
+
+def test_text_from_data_is_printed_verbatim_never_as_markup(tmp_path):
+    run = json.loads((REFERENCE / "ops-cpu-torch-20261125T194828Z" / "run.json").read_text())
+    first = run["records"][0]
+    first["name"] = MARKUP["name"]
+    first["meta"]["label"] = MARKUP["label"]
+    run["records"][1].update(status="error", error=MARKUP["error"])
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    result = run_cli("report", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert MARKUP["label"] in result.stdout
+    assert f"(latency): {MARKUP['error']}" in result.stdout
+
+    out = tmp_path / "runs [/x] [bold]"
+    result = run_cli("ops", "--ops", "conv", "--out", str(out), *SMALL)
+    assert result.returncode == 0, result.stderr
+    assert f"in {only_run(out)}" in result.stderr
+
+
+def _table_rows(text: str, start: str) -> list[list[str]]:
+    """The cells of every body row of a Markdown (``| ``) or rich (``│``) table; a line whose
+    first cell is empty continues the row above, its words joined with a space."""
+    sep, rows = start.strip(), []
+    for line in text.splitlines():
+        if line.startswith(start):
+            cells = [cell.strip() for cell in line.strip().strip(sep).split(sep)]
+            if cells[0] or not rows:
+                rows.append(cells)
+            else:
+                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells)]
+    return rows
+
+
+@pytest.mark.parametrize("run_name", ["ops-cpu-torch-20261125T194828Z",
+                                      "models-cpu-onnxruntime-20261125T200524Z"])
+def test_report_at_80_columns_never_splits_a_number(run_name):
+    run_dir = REFERENCE / run_name
+    result = run_cli("report", str(run_dir), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+    printed = _table_rows(result.stdout, "│")
+    expected = _table_rows((run_dir / "results.md").read_text(), "| ")[1:]  # after the header
+    assert len(printed) == len(expected) == len(load_run(run_dir)["records"])
+    for shown, full in zip(printed, expected):
+        rest = iter(full)
+        assert all(cell in rest for cell in shown), (shown, full)  # in order, each one whole
+        assert len(shown) < len(full)
+    assert "not shown at this width: " in result.stdout
+
+
+def test_report_on_a_pipe_honours_columns():
+    result = run_cli("report", str(REFERENCE / "ops-cpu-torch-20261125T194828Z"),
+                     env={"COLUMNS": "120"})
+    assert 80 < max(len(line) for line in result.stdout.splitlines()) <= 120
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
+def test_a_file_too_large_is_one_line_exit_1_and_leaves_a_valid_run(tmp_path):
+    result = run_cli("ops", "--ops", "conv,dwconv", "--out", str(tmp_path), *SMALL,
+                     preexec_fn=_file_size_limit(4_000))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: cannot write ") and "(File too large)" in lines[0]
+    assert "free space or choose another --out" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    run_dir = only_run(tmp_path)
+    assert len(load_run(run_dir)["records"]) < 4  # still a valid run.json, cut short
+    assert not [p for p in os.listdir(run_dir) if p.endswith(".tmp")]
+
+
+def test_a_failed_write_marks_the_run_failed(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "fnbench", "ops", "--ops", "conv",
+                                "--sizes", "16x8x8", "--layers", "1", "--min-time", "1",
+                                "--max-time", "1", "--out", str(tmp_path)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=cli_env())
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("*/run.json")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    run_dir = only_run(tmp_path)
+    (run_dir / "results.md" / "in-the-way").mkdir(parents=True)  # results.md cannot be written
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert lines[0] == (f"error: cannot write {run_dir / 'results.md'} (Is a directory): "
+                        "check that folder or choose another --out")
+    run = load_run(run_dir)
+    assert run["status"] == "failed" and run["failure"] == ("cannot write results.md: "
+                                                            "Is a directory")
+    assert len(run["records"]) == 1
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("status: failed (cannot write results.md: Is a directory)")
+
+
+def _damaged(run: dict, case: str) -> object:
+    records = run["records"]
+    if case == "not a dict":
+        records[1] = [1, 2]
+    elif case == "no mode":
+        del records[1]["mode"]
+    elif case == "text latency":
+        records[1]["latency_ms"] = "fast"
+    elif case == "no channels":
+        del records[1]["meta"]["channels"]
+    elif case == "no suite":
+        del run["suite"]
+    elif case == "unknown suite":
+        run["suite"] = "gpu"
+    elif case == "bad plan":
+        run["planned"] = [["conv", "latency"]]
+    return run
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("not a dict", "record 1 is a list, not an object"),
+    ("no mode", "record 1 has no 'mode'"),
+    ("text latency", "record 1 has 'latency_ms' = a str, not int or float"),
+    ("no channels", "record 1 meta has no 'channels'"),
+    ("no suite", "has suite None, not one of ops, models"),
+    ("unknown suite", "has suite 'gpu', not one of ops, models"),
+    ("bad plan", "planned entry 0 is not a {name, mode} pair"),
+])
+def test_report_of_a_damaged_run_is_one_line_exit_2(tmp_path, case, fragment):
+    run = json.loads((REFERENCE / "ops-cpu-torch-20261125T194828Z" / "run.json").read_text())
+    (tmp_path / "run.json").write_text(json.dumps(_damaged(run, case)))
+    result = run_cli("report", str(tmp_path))
+    assert_usage_error(result, fragment, "is damaged", "rerun the benchmark")
+    assert result.stdout == "" and os.listdir(tmp_path) == ["run.json"]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from fnbench.report.paper import paper_table, table1_reference
-from fnbench.report.table import ops_table, render_markdown, run_table
+from fnbench.report.table import ops_table, render_markdown, render_rich, run_table
 from fnbench.results import records_frame
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "paper"
@@ -77,3 +79,27 @@ def test_markdown_rendering_is_a_table():
 def test_unknown_suite_has_no_layout():
     with pytest.raises(ValueError):
         run_table({"suite": "nope", "records": []})
+
+
+def test_status_and_what_did_not_run_come_before_the_table():
+    run = {"suite": "ops", "status": "interrupted", "interrupted_by": "SIGTERM",
+           "planned": [{"name": "x", "mode": "latency"}, {"name": "y", "mode": "latency"}],
+           "records": [_record()]}
+    lines = render_markdown(run_table(run)).splitlines()
+    assert lines[2] == "status: interrupted (SIGTERM), 1 of 2 planned record(s)"
+    assert lines[4] == "not run (1): y (latency)"
+    assert lines[6].startswith("| operator |")
+
+
+def test_a_narrow_terminal_drops_columns_in_their_order_and_says_which():
+    table = ops_table(records_frame([_record()]))
+    console = Console(width=80, file=io.StringIO())
+    console.print(render_rich(table, width=80))
+    text = console.file.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "not shown at this width: mem MB, samples/s, paper GFLOPS (results.md" in text
+    assert all(cell in text for cell in ("3.4", "0.500", "±4.0%", "0.68", "6.77"))
+    assert "3.30" not in text and "4.93" not in text  # mem MB and paper GFLOPS
+    wide = Console(width=200, file=io.StringIO())
+    wide.print(render_rich(table, width=200))
+    assert "not shown" not in wide.file.getvalue() and "3.30" in wide.file.getvalue()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pandas as pd
 import pytest
 
 from fnbench.errors import UsageError
-from fnbench.results import (COMMON_COLUMNS, OPS_COLUMNS, SCHEMA, RunWriter, create_run_dir,
-                             load_run, records_frame, write_atomic)
+from fnbench.results import (COMMON_COLUMNS, OPS_COLUMNS, SCHEMA, RunFileError, RunWriter,
+                             create_run_dir, load_run, records_frame, write_atomic)
 
 
 def record(name: str, **extra) -> dict:
@@ -90,3 +91,47 @@ def test_load_run_rejects_what_is_not_a_run(tmp_path, content, fragment):
 
 def test_records_frame_of_an_empty_run_has_the_columns():
     assert list(records_frame({"records": []}).columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
+
+
+def test_writer_records_its_plan_and_process(tmp_path):
+    writer = RunWriter(tmp_path, {"suite": "ops"}, planned=[("a", "latency"), ("b", "latency")])
+    run = load_run(tmp_path)
+    assert run["planned"] == [{"name": "a", "mode": "latency"}, {"name": "b", "mode": "latency"}]
+    assert run["pid"] == os.getpid() and run["hostname"] == socket.gethostname()
+    writer.add(record("a"))
+    writer.finish("interrupted", lambda r: f"{r['status']} {len(r['records'])}\n",
+                  interrupted_by="SIGTERM")
+    run = load_run(tmp_path)
+    assert run["status"] == "interrupted" and run["interrupted_by"] == "SIGTERM"
+    assert (tmp_path / "results.md").read_text() == "interrupted 1\n"
+
+
+def test_fail_marks_the_run_failed(tmp_path):
+    writer = RunWriter(tmp_path, {"suite": "ops"})
+    assert writer.fail("cannot write results.md: Is a directory")
+    run = load_run(tmp_path)
+    assert run["status"] == "failed" and run["failure"].startswith("cannot write results.md")
+
+
+def test_a_write_the_system_refuses_is_a_run_file_error(tmp_path):
+    with pytest.raises(RunFileError) as info:
+        write_atomic(tmp_path / "gone" / "run.json", "{}")
+    assert str(info.value).startswith(f"cannot write {tmp_path / 'gone' / 'run.json'} (")
+    assert str(info.value).endswith("check that folder or choose another --out")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.parametrize("change,fragment", [
+    ({"records": ["x"]}, "record 0 is a str, not an object"),
+    ({"records": [{**record("a"), "batch": 1.5}]}, "record 0 has 'batch' = a float, not int"),
+    ({"records": [{**record("a"), "converged": "yes"}]}, "'converged' = a str, not bool"),
+    ({"records": [{**record("a"), "flops": True}]}, "'flops' = a bool, not int or float"),
+    ({"status": "done"}, "has status 'done'"),
+    ({"pid": "42"}, "has 'pid' = a str, not int"),
+])
+def test_load_run_names_what_is_damaged(tmp_path, change, fragment):
+    run = {"schema": SCHEMA, "status": "complete", "suite": "ops", "records": [record("a")]}
+    (tmp_path / "run.json").write_text(json.dumps({**run, **change}))
+    with pytest.raises(UsageError) as info:
+        load_run(tmp_path)
+    assert fragment in str(info.value) and "is damaged" in str(info.value)

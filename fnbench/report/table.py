@@ -7,20 +7,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from rich.cells import cell_len
 from rich.table import Table
+from rich.text import Text
 
 from fnbench.results import records_frame
 from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, table1_reference
+from fnbench.report.status import run_state
+
+#: Columns of text that may wrap; every other column holds a number and never does.
+TEXT_COLUMNS = ("operator", "model", "family", "status")
 
 
 @dataclass
 class TextTable:
-    """Headers, string cells and footnotes: one table, two renderings."""
+    """Headers, string cells and footnotes: one table, two renderings.
+
+    ``status`` lines (the run's status, what did not run) come first; ``drop_order`` names the
+    columns a narrow terminal may leave out, first dropped first.
+    """
 
     title: str
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    drop_order: list[str] = field(default_factory=list)
 
 
 def _missing(value: Any) -> bool:
@@ -73,6 +85,8 @@ def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str |
     table.title = f"fnbench {suite} on {device} ({runtimes}, {threads} thread(s), {batches})"
     if paper_unit:
         table.columns[table.columns.index("paper")] = f"paper {paper_unit}"
+        table.drop_order = [f"paper {paper_unit}" if c == "paper" else c
+                            for c in table.drop_order]
         table.notes.insert(0, f"paper column: {CITATION} {paper_source} on "
                               f"{PAPER_HARDWARE[device]} (PyTorch eager), as published, not "
                               "measured here")
@@ -109,6 +123,8 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
                fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
                fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
                fmt(ref["gflops"]) if unit else "–", _status(row, table.notes)])
+    table.drop_order = ["mem MB", "samples/s", "paper GFLOPS", "FLOPs M", "GFLOPS", "±CI",
+                        "paper"]
     return _finish(table, frame, "ops", paper_unit, "Table 1")
 
 
@@ -139,25 +155,88 @@ def models_table(frame: pd.DataFrame) -> TextTable:
                            "them (uncounted_ops in run.json and results.csv)")
     table.notes.append("top-1: published ImageNet-1k accuracy (source in run.json), not "
                        "measured here")
+    table.drop_order = ["mem MB", "samples/s", "family", "res", "GFLOPS", "params M", "top-1",
+                        "FLOPs G", "±CI", "paper"]
     return _finish(table, frame, "models", paper_unit, "Table 3 / Table 5")
 
 
-def render_rich(table: TextTable) -> Table:
-    """A rich Table for the terminal."""
-    out = Table(title=table.title, caption="\n".join(table.notes) or None, caption_justify="left")
-    for column in table.columns:
-        numeric = column not in ("operator", "size", "mode", "status", "model", "family")
-        out.add_column(column, justify="right" if numeric else "left", overflow="fold")
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
+
+
+def _compact_width(table: TextTable, index: int) -> int:
+    """The narrowest width that splits no number: the widest cell (the longest word in a text
+    column), or the longest word of the header."""
+    text = table.columns[index] in TEXT_COLUMNS + ("mode",)
+    cells = [_longest_word(row[index]) if text else cell_len(row[index]) for row in table.rows]
+    return max([_longest_word(table.columns[index])] + cells)
+
+
+def _fitting_columns(table: TextTable, width: int | None) -> tuple[list[int], list[int] | None]:
+    """Indexes of the columns to show in ``width`` cells, and their widths (None: natural).
+
+    Columns of ``drop_order`` go first dropped first until the rest fits; then any dropped one
+    that still fits comes back, most important first.
+    """
+    every = list(range(len(table.columns)))
+    natural = [max(cell_len(cell) for cell in [table.columns[i]] + [r[i] for r in table.rows])
+               for i in every]
+    compact = [_compact_width(table, i) for i in every]
+    fits = lambda shown, widths: sum(widths[i] + 3 for i in shown) + 1 <= width  # noqa: E731
+    if width is None or fits(every, natural):
+        return every, None
+    droppable = [table.columns.index(c) for c in table.drop_order if c in table.columns]
+    shown, dropped = set(every), []
+    for index in droppable:
+        if fits(shown, compact):
+            break
+        shown.discard(index)
+        dropped.append(index)
+    for index in reversed(dropped):
+        if fits(shown | {index}, compact):
+            shown.add(index)
+    spare = width - sum(compact[i] + 3 for i in shown) - 1
+    for index in sorted(shown):  # text columns wrap less with what is left over
+        grow = max(0, min(spare, natural[index] - compact[index]))
+        compact[index] += grow
+        spare -= grow
+    return sorted(shown), [compact[i] for i in sorted(shown)]
+
+
+def render_rich(table: TextTable, width: int | None = None) -> Table:
+    """A rich Table for a terminal ``width`` cells wide (None: any width).
+
+    Every string is plain text, never markup. When the whole table does not fit, the columns
+    of ``drop_order`` are left out until it does, and the caption says which; each column is then
+    as wide as its widest number, so no number is ever wrapped or folded.
+    """
+    shown, widths = _fitting_columns(table, width)
+    notes = list(table.notes)
+    dropped = [c for i, c in enumerate(table.columns) if i not in shown]
+    if dropped:
+        notes.append(f"not shown at this width: {', '.join(dropped)} (results.md and "
+                     "results.csv in the run directory have every column)")
+    out = Table(title=Text(table.title), caption=Text("\n".join(notes)) if notes else None,
+                caption_justify="left")
+    for position, index in enumerate(shown):
+        column = table.columns[index]
+        text = column in TEXT_COLUMNS
+        out.add_column(Text(column), justify="left" if text or column in ("size", "mode")
+                       else "right", overflow="fold" if text else "ellipsis",
+                       width=widths[position] if widths else None)
     for row in table.rows:
-        out.add_row(*row)
+        out.add_row(*(Text(row[i]) for i in shown))
     return out
 
 
 def render_markdown(table: TextTable) -> str:
-    """A GitHub-flavoured Markdown table with its title and footnotes."""
+    """A GitHub-flavoured Markdown table with its title, the run's status and footnotes."""
     escape = lambda s: s.replace("|", "\\|")  # noqa: E731
-    lines = [f"# {table.title}", "", "| " + " | ".join(map(escape, table.columns)) + " |",
-             "|" + "|".join("---" for _ in table.columns) + "|"]
+    lines = [f"# {table.title}", ""]
+    for line in table.status:
+        lines += [line, ""]
+    lines += ["| " + " | ".join(map(escape, table.columns)) + " |",
+              "|" + "|".join("---" for _ in table.columns) + "|"]
     lines += ["| " + " | ".join(map(escape, row)) + " |" for row in table.rows]
     if table.notes:
         lines.append("")
@@ -169,7 +248,11 @@ def run_table(run: dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout."""
     suite = run.get("suite")
     if suite == "ops":
-        return ops_table(records_frame(run))
-    if suite == "models":
-        return models_table(records_frame(run))
-    raise ValueError(f"no table layout for suite {suite!r}")
+        table = ops_table(records_frame(run))
+    elif suite == "models":
+        table = models_table(records_frame(run))
+    else:
+        raise ValueError(f"no table layout for suite {suite!r}")
+    if "status" in run:
+        table.status = run_state(run).lines()
+    return table
