@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from fnbench import __version__
 from fnbench.errors import UsageError
-from fnbench.measure import Protocol
+from fnbench.measure import Protocol, with_changes
 from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, run_workloads
 from fnbench.workload import Workload
 
@@ -46,44 +46,47 @@ QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests
                                               "(rough numbers).")
 HostOpt = typer.Option(None, "--host", help="user@board for a remote device (not built yet).")
 SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
-WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls (default 10; 2 with --quick).")
-MinTimeOpt = typer.Option(None, "--min-time", help="Least sampling seconds per case "
-                                                   "(default 0.5).")
-MaxTimeOpt = typer.Option(None, "--max-time", help="Most sampling seconds per case before it "
-                                                   "is recorded as not converged (default 5 "
-                                                   "for ops, 15 for models).")
-TargetCiOpt = typer.Option(None, "--target-ci", help="Stop when the 95% CI of the median lies "
-                                                     "within this many percent of it "
-                                                     "(default 1).")
+WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls when a workload is first "
+                                                "prepared (default 10; 2 with --quick).")
+RoundTimeOpt = typer.Option(None, "--round-time", help="Sampling seconds per round (default "
+                                                       "0.15 for ops, 0.25 for models).")
+MinRoundsOpt = typer.Option(None, "--min-rounds", help="Rounds every workload gets at least "
+                                                       "(default 8; at least 2).")
+MaxRoundsOpt = typer.Option(None, "--max-rounds", help="Rounds a workload gets at most "
+                                                       "(default 40).")
+MaxTimeOpt = typer.Option(None, "--max-time", help="Most seconds of rounds per workload before "
+                                                   "it is recorded as not converged (default 5 "
+                                                   "for ops, 10 for models).")
+TargetCiOpt = typer.Option(None, "--target-ci", help="Stop adding rounds when the 95% re-run "
+                                                     "interval lies within this many percent "
+                                                     "of the estimate (default 3).")
+ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's rounds over this "
+                                                   "many fresh worker processes (run one "
+                                                   "after another).")
+NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
+                                                            "workload (no relative_latency).")
+
+#: Models take up to ~350 ms a call here: longer rounds and a larger time budget.
+MODELS_PROTOCOL = Protocol(warmup_runs=3, round_time_s=0.25, max_time_s=10.0)
 
 
-#: Models take up to ~350 ms a call here: give them more time to reach the CI target.
-MODELS_MAX_TIME_S = 15.0
-
-
-def _protocol(quick: bool, warmup: int | None, min_time: float | None,
-              max_time: float | None, target_ci: float | None,
-              default: Protocol = Protocol()) -> Protocol:
+def _protocol(quick: bool, warmup: int | None, round_time: float | None,
+              min_rounds: int | None, max_rounds: int | None, max_time: float | None,
+              target_ci: float | None, default: Protocol = Protocol()) -> Protocol:
     base = Protocol.quick() if quick else default
-    changes: dict[str, Any] = {}
-    if warmup is not None:
-        changes["warmup_runs"] = warmup
-    if min_time is not None:
-        changes["min_time_s"] = min_time
-    if max_time is not None:
-        changes["max_time_s"] = max_time
-    if target_ci is not None:
-        changes["target_rel_ci"] = target_ci / 100
-    protocol = Protocol(**{**base.__dict__, **changes})
+    protocol = with_changes(base, warmup_runs=warmup, round_time_s=round_time,
+                            min_rounds=min_rounds, max_rounds=max_rounds, max_time_s=max_time,
+                            target_rel_ci=None if target_ci is None else target_ci / 100)
     try:
         protocol.validate()
     except ValueError as error:
-        raise UsageError(f"bad protocol options: {error} (see --warmup, --min-time, "
-                         "--max-time, --target-ci)") from None
+        raise UsageError(f"bad protocol options: {error} (see --warmup, --round-time, "
+                         "--min-rounds, --max-rounds, --max-time, --target-ci)") from None
     return protocol
 
 
-def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> RunSettings:
+def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
+              no_reference: bool = False) -> RunSettings:
     if mode not in MODE_CHOICES:
         raise UsageError(f"unknown mode {mode!r}: choose latency, throughput or both (--mode)")
     modes = ("latency", "throughput") if mode == "both" else (mode,)
@@ -93,49 +96,62 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> Ru
         if modes == ("latency",) and batch != 1:
             raise UsageError(f"latency mode is batch 1 by definition: use --mode throughput "
                              f"--batch {batch}, or drop --batch")
+    if not 1 <= processes <= 64:
+        raise UsageError(f"--processes {processes} must lie between 1 and 64")
     return RunSettings(modes=modes, throughput_batch=batch or DEFAULT_THROUGHPUT_BATCH,
-                       seed=seed, protocol=protocol)
+                       seed=seed, protocol=protocol, processes=processes,
+                       reference=not no_reference)
 
 
 def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
              threads: int, host: str | None, settings: RunSettings, out: Path) -> None:
     """Everything after option parsing: open the device, run, write the run, print the table."""
     from fnbench.devices import open_device
-    from fnbench.devices.fingerprint import environment
     from fnbench.report.table import render_markdown, render_rich, run_table
     from fnbench.results import RunWriter, create_run_dir
+    from fnbench.runner import new_run, plan_jobs, run_jobs
+    from fnbench.runner import InProcessExecutor
 
     device = open_device(device_name, runtime, threads, host)
-    run_dir = create_run_dir(out, suite, device.name, device.runtime)
-    env = environment(threads)
-    env["device"] = device.describe()
-    header = {"suite": suite, "fnbench_version": __version__, "command": sys.argv,
-              "device": device.name, "runtime": device.runtime, "threads": threads,
-              "settings": settings.to_dict(), "environment": env}
-    writer = RunWriter(run_dir, header)
-    status = "interrupted"
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=stderr, transient=True)
+    status = "interrupted"
+    writer = None
     try:
         with progress:
-            task = progress.add_task(suite, total=len(workloads) * len(settings.modes))
+            task = progress.add_task(f"{suite}: counting", total=len(workloads))
+            jobs = plan_jobs(workloads, device, settings,
+                             lambda w: progress.update(task, advance=1,
+                                                       description=f"counting {w.name}"))
+            run_dir = create_run_dir(out, suite, device.name, device.runtime)
+            writer = RunWriter(run_dir, new_run(suite, device, settings, sys.argv, jobs))
+            planned = len(writer.run.planned)
+            progress.reset(task, total=planned, description=f"{suite}: measuring")
 
-            def on_start(workload: Workload, mode: str) -> None:
-                progress.update(task, description=f"{workload.name} ({mode})")
+            def on_pass(pass_index: int, active: int) -> None:
+                progress.update(task, description=f"{suite} round {pass_index + 1}: "
+                                                  f"{active} workload(s) left")
 
-            def on_record(record: dict[str, Any]) -> None:
+            def on_record(record) -> None:
                 writer.add(record)
                 progress.advance(task)
 
-            run_workloads(workloads, device, settings, on_record, on_start)
+            if settings.processes > 1:
+                from fnbench.worker import WorkerExecutor
+
+                executor = WorkerExecutor(device, settings)
+            else:
+                executor = InProcessExecutor(device, settings.seed, settings.protocol)
+            writer.set_reference(run_jobs(jobs, executor, settings, on_record, on_pass))
         status = "complete"
     finally:
-        table = run_table(writer.run)
-        writer.finish(status, render_markdown(table))
-        if status == "complete":
-            stdout.print(render_rich(table))
-        stderr.print(f"{status}: {len(writer.run['records'])} record(s) in {run_dir}")
-    if any(r["status"] != "ok" for r in writer.run["records"]):
+        if writer is not None:
+            table = run_table(writer.run)
+            writer.finish(status, render_markdown(table))
+            if status == "complete":
+                stdout.print(render_rich(table))
+            stderr.print(f"{status}: {len(writer.run.records)} record(s) in {writer.path}")
+    if any(r.status != "ok" for r in writer.run.records):
         raise typer.Exit(1)
 
 
@@ -144,8 +160,10 @@ def ops(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
     quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
-    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
+    min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -162,8 +180,9 @@ def ops(
     from fnbench.operators.grid import (operator_grid, parse_impls, parse_operators,
                                         parse_ratio, parse_sizes)
 
-    settings = _settings(mode, batch, seed, _protocol(quick, warmup, min_time, max_time,
-                                                      target_ci))
+    settings = _settings(mode, batch, seed, _protocol(quick, warmup, round_time, min_rounds,
+                                                      max_rounds, max_time, target_ci),
+                         processes, no_reference)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, host, settings, out)
@@ -174,8 +193,10 @@ def models(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
     quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
-    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
+    min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -190,9 +211,9 @@ def models(
     """FasterNet and the paper's baselines (Table 3 by default) on a device."""
     from fnbench.models.workloads import model_workloads, select_models
 
-    protocol = _protocol(quick, warmup, min_time, max_time, target_ci,
-                         Protocol(max_time_s=MODELS_MAX_TIME_S))
-    settings = _settings(mode, batch, seed, protocol)
+    protocol = _protocol(quick, warmup, round_time, min_rounds, max_rounds, max_time,
+                         target_ci, MODELS_PROTOCOL)
+    settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, host, settings, out)
 
@@ -240,9 +261,9 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
 def report(run: Path = typer.Argument(..., help="A run directory or its run.json.")) -> None:
     """Print the table of a saved run (no torch needed)."""
     from fnbench.report.table import render_rich, run_table
-    from fnbench.results import load_run
+    from fnbench.results import read_run
 
-    stdout.print(render_rich(run_table(load_run(run))))
+    stdout.print(render_rich(run_table(read_run(run))))
 
 
 def _version(value: bool) -> None:

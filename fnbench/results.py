@@ -10,6 +10,7 @@ import json
 import math
 import os
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -17,18 +18,18 @@ from typing import Any, Iterable
 import pandas as pd
 
 from fnbench.errors import UsageError
+from fnbench.records import READABLE_SCHEMAS, SCHEMA, STATUSES, Record, Run, upgrade
 
-SCHEMA = "fnbench.run/1"
-STATUSES = ("running", "complete", "interrupted")
-
-#: CSV columns every suite has, in this order (DESIGN.md).
+#: CSV columns every suite has, in this order.
 COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
                   "flops", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
                   "throughput", "achieved_flops", "status"]
-#: Statistics columns after the common ones (milliseconds per call).
-STATS_COLUMNS = ["latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
-                 "latency_iqr_ms", "latency_ci_low_ms", "latency_ci_high_ms", "samples",
-                 "converged", "uncounted_ops", "error"]
+#: Statistics and identity columns after the common ones (milliseconds per call).
+STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency_ci_high_ms",
+                 "relative_latency", "relative_lo", "relative_hi", "latency_median_ms",
+                 "latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
+                 "latency_iqr_ms", "samples", "rounds", "converged", "uncounted_ops", "error",
+                 "key", "workload_hash"]
 #: Extra columns of the ops suite.
 OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "groups", "impl"]
 
@@ -84,33 +85,41 @@ def create_run_dir(parent: Path, suite: str, device: str, runtime: str) -> Path:
 class RunWriter:
     """Keeps ``run.json`` up to date after every record; writes the CSV and table at the end."""
 
-    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+    def __init__(self, path: Path, run: Run) -> None:
         self.path = path
-        self.run: dict[str, Any] = {"schema": SCHEMA, "status": "running",
-                                    "started": datetime.now(timezone.utc).isoformat(),
-                                    "finished": None, **header, "records": []}
+        self.run = run
         self._flush()
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.run["records"].append(record)
+    def add(self, record: Record) -> None:
+        """Add a finished record, kept in the planned order."""
+        order = {p.get("key"): i for i, p in enumerate(self.run.planned)}
+        records = sorted((*self.run.records, record),
+                         key=lambda r: order.get(r.key, len(order)))
+        self.run = replace(self.run, records=tuple(records))
         self._flush()
 
-    def finish(self, status: str, markdown: str) -> None:
-        """Mark the run ``complete`` or ``interrupted`` and write every file."""
+    def set_reference(self, record: Record | None) -> None:
+        self.run = replace(self.run, reference=record)
+        self._flush()
+
+    def finish(self, status: str, markdown: str, **changes: Any) -> None:
+        """Mark the run ``complete``, ``interrupted`` or ``failed`` and write every file."""
         if status not in STATUSES:
             raise ValueError(f"unknown run status {status!r}")
-        self.run["status"] = status
-        self.run["finished"] = datetime.now(timezone.utc).isoformat()
+        self.run = replace(self.run, status=status,
+                           finished=datetime.now(timezone.utc).isoformat(), **changes)
         self._flush()
         write_atomic(self.path / "results.csv", records_frame(self.run).to_csv(index=False))
         write_atomic(self.path / "results.md", markdown)
 
     def _flush(self) -> None:
-        write_atomic(self.path / "run.json", json.dumps(_json_safe(self.run), indent=1) + "\n")
+        write_atomic(self.path / "run.json",
+                     json.dumps(_json_safe(self.run.to_dict()), indent=1) + "\n")
 
 
 def load_run(path: Path | str) -> dict[str, Any]:
-    """Read a run from its directory or its ``run.json``; UsageError if it is not one."""
+    """Read a run from its directory or its ``run.json``, in the current format whatever format
+    it was written in; UsageError if it is not one."""
     path = Path(path)
     file = path / "run.json" if path.is_dir() else path
     try:
@@ -120,11 +129,19 @@ def load_run(path: Path | str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{file} is not a readable fnbench run ({error}): give a run.json "
                          "written by fnbench") from None
-    if not isinstance(run, dict) or run.get("schema") != SCHEMA or \
-            not isinstance(run.get("records"), list):
+    if not isinstance(run, dict) or not isinstance(run.get("records"), list) or \
+            not str(run.get("schema", "")).startswith("fnbench.run/"):
         raise UsageError(f"{file} is not an fnbench run (schema {SCHEMA} expected): give a "
                          "run.json written by fnbench")
-    return run
+    if run["schema"] not in READABLE_SCHEMAS:
+        raise UsageError(f"{file} has schema {run['schema']}, which this fnbench "
+                         f"({', '.join(READABLE_SCHEMAS)}) cannot read: upgrade fnbench")
+    return upgrade(run)
+
+
+def read_run(path: Path | str) -> Run:
+    """The typed run at ``path`` (see :func:`load_run`)."""
+    return Run.from_dict(load_run(path))
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -135,10 +152,14 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def records_frame(run: dict[str, Any] | Iterable[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(run: Run | dict[str, Any] | Iterable[dict[str, Any] | Record]
+                  ) -> pd.DataFrame:
     """One flat row per record: the common columns, the statistics, then the suite's own."""
-    records = run["records"] if isinstance(run, dict) else list(run)
-    rows = [_flat(r) for r in records]
+    if isinstance(run, Run):
+        records: list = list(run.records)
+    else:
+        records = run["records"] if isinstance(run, dict) else list(run)
+    rows = [_flat(r.to_dict() if isinstance(r, Record) else r) for r in records]
     frame = pd.DataFrame(rows)
     extra = [c for c in frame.columns if c not in COMMON_COLUMNS + STATS_COLUMNS]
     ordered = [c for c in OPS_COLUMNS if c in extra] + [c for c in extra if c not in OPS_COLUMNS]

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from rich.table import Table
 
+from fnbench.records import Run
 from fnbench.results import records_frame
 from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, table1_reference
 
@@ -35,9 +36,8 @@ def fmt(value: Any, digits: int = 2, scale: float = 1.0) -> str:
 
 
 def fmt_ci(row: pd.Series) -> str:
-    """Relative half-width of the median's 95% CI; '*' marks a case that did not converge."""
-    median, lo, hi = (row.get(k) for k in ("latency_ms", "latency_ci_low_ms",
-                                             "latency_ci_high_ms"))
+    """Relative half-width of the 95% re-run interval; '*' marks a case that did not converge."""
+    median, lo, hi = (row.get(k) for k in ("latency_ms", "latency_lo_ms", "latency_hi_ms"))
     if any(_missing(v) for v in (median, lo, hi)) or median <= 0:
         return "–"
     star = "" if row.get("converged") in (True, 1, "True") else "*"
@@ -77,7 +77,9 @@ def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str |
                               f"{PAPER_HARDWARE[device]} (PyTorch eager), as published, not "
                               "measured here")
     table.notes.insert(0, "FLOPs are MACs per sample, as in the paper; GFLOPS = 1e9 MAC/s; "
-                          "latency is the median per call, ±CI the 95% CI of the median; "
+                          "latency per call is the geometric mean of the round medians; ±95% "
+                          "is the 95% re-run interval (where a repeat on this machine is "
+                          "expected to land), from the variation between rounds; "
                           "* = not converged")
     return table
 
@@ -89,7 +91,7 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
     table = TextTable(title="", columns=(
         ["operator", "size"] + (["mode"] if several_modes else [])
-        + ["FLOPs M", "mem MB", "latency ms", "±CI", "paper", "samples/s", "GFLOPS",
+        + ["FLOPs M", "mem MB", "latency ms", "±95%", "paper", "samples/s", "GFLOPS",
            "paper GFLOPS", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
@@ -118,7 +120,7 @@ def models_table(frame: pd.DataFrame) -> TextTable:
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
     table = TextTable(title="", columns=(
         ["model", "family", "res"] + (["mode"] if several_modes else [])
-        + ["params M", "FLOPs G", "mem MB", "latency ms", "±CI", "paper", "samples/s",
+        + ["params M", "FLOPs G", "mem MB", "latency ms", "±95%", "paper", "samples/s",
            "GFLOPS", "top-1", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
@@ -165,11 +167,18 @@ def render_markdown(table: TextTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_table(run: dict[str, Any]) -> TextTable:
+def run_table(run: Run | dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout."""
-    suite = run.get("suite")
+    suite = run.suite if isinstance(run, Run) else run.get("suite")
     if suite == "ops":
-        return ops_table(records_frame(run))
-    if suite == "models":
-        return models_table(records_frame(run))
-    raise ValueError(f"no table layout for suite {suite!r}")
+        table = ops_table(records_frame(run))
+    elif suite == "models":
+        table = models_table(records_frame(run))
+    else:
+        raise ValueError(f"no table layout for suite {suite!r}")
+    upgraded = run.upgraded_from if isinstance(run, Run) else run.get("upgraded_from")
+    if upgraded:
+        table.notes.append(f"written by an older fnbench (schema {upgraded.rsplit('/', 1)[-1]})"
+                           ": its interval treated samples as independent and did not "
+                           "describe a re-run, so none is shown (kept in run.json notes)")
+    return table
