@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -44,7 +45,12 @@ OutOpt = typer.Option(Path("results"), "--out", "-o",
                       help="Folder that receives the new run directory.")
 QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
                                               "(rough numbers).")
-HostOpt = typer.Option(None, "--host", help="user@board for a remote device (not built yet).")
+HostOpt = typer.Option(None, "--host", help="[user@]HOST[:PORT] of a board to measure over SSH "
+                                            "(--device cpu or arm; ONNX Runtime on the board).")
+SshOptionOpt = typer.Option(None, "--ssh-option", help="Passed to ssh as is (repeat for more), "
+                                                      "e.g. --ssh-option=-J --ssh-option=jump.")
+RemotePythonOpt = typer.Option("python3", "--remote-python",
+                               help="The board's Python with numpy and onnxruntime.")
 SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls when a workload is first "
                                                 "prepared (default 10; 2 with --quick).")
@@ -104,15 +110,16 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
 
 
 def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
-             threads: int, host: str | None, settings: RunSettings, out: Path) -> None:
+             threads: int, host: str | None, settings: RunSettings, out: Path,
+             ssh_options: Sequence[str] | None = None, remote_python: str = "python3") -> None:
     """Everything after option parsing: open the device, run, write the run, print the table."""
     from fnbench.devices import open_device
     from fnbench.report.table import render_markdown, render_rich, run_table
     from fnbench.results import RunWriter, create_run_dir
     from fnbench.runner import new_run, plan_jobs, run_jobs
-    from fnbench.runner import InProcessExecutor
 
-    device = open_device(device_name, runtime, threads, host)
+    device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
+                         remote_python)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=stderr, transient=True)
     status = "interrupted"
@@ -136,16 +143,16 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
                 writer.add(record)
                 progress.advance(task)
 
-            if settings.processes > 1:
-                from fnbench.worker import WorkerExecutor
-
-                executor = WorkerExecutor(device, settings)
-            else:
-                executor = InProcessExecutor(device, settings.seed, settings.protocol)
-            writer.set_reference(run_jobs(jobs, executor, settings, on_record, on_pass))
+            writer.set_reference(run_jobs(jobs, _executor(device, settings), settings,
+                                          on_record, on_pass))
         status = "complete"
     finally:
         if writer is not None:
+            board = getattr(device, "fingerprint", None)
+            if board:  # a remote run records the board's machine; the controller's beside it
+                writer.run = replace(writer.run, environment={
+                    **board, "device": device.describe(),
+                    "controller": dict(writer.run.environment)})
             table = run_table(writer.run)
             writer.finish(status, render_markdown(table))
             if status == "complete":
@@ -153,6 +160,24 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
             stderr.print(f"{status}: {len(writer.run.records)} record(s) in {writer.path}")
     if any(r.status != "ok" for r in writer.run.records):
         raise typer.Exit(1)
+
+
+def _executor(device, settings: RunSettings):
+    """Where rounds are taken: on a board, in worker processes or in this process."""
+    from fnbench.runner import InProcessExecutor
+
+    if getattr(device, "host", None):
+        from fnbench.devices.remote import RemoteExecutor
+
+        if settings.processes > 1:
+            raise UsageError("--processes applies to this machine, not to a board over --host: "
+                             "drop --processes")
+        return RemoteExecutor(device, settings.seed, settings.protocol)
+    if settings.processes > 1:
+        from fnbench.worker import WorkerExecutor
+
+        return WorkerExecutor(device, settings)
+    return InProcessExecutor(device, settings.seed, settings.protocol)
 
 
 @app.command()
@@ -164,6 +189,7 @@ def ops(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
+    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -185,7 +211,8 @@ def ops(
                          processes, no_reference)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
-    _measure("ops", workloads, device, runtime, threads, host, settings, out)
+    _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
+             remote_python)
 
 
 @app.command()
@@ -197,6 +224,7 @@ def models(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
+    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -215,7 +243,8 @@ def models(
                          target_ci, MODELS_PROTOCOL)
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
-    _measure("models", workloads, device, runtime, threads, host, settings, out)
+    _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
+             remote_python)
 
 
 @app.command()
