@@ -249,10 +249,19 @@ def models(
 
 @app.command()
 def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a "
-                                                               "table.")) -> None:
-    """What this machine offers, with its fingerprint."""
+                                                               "table."),
+            host: Optional[str] = typer.Option(None, "--host", help="Print the fingerprint of "
+                                                                    "this board instead "
+                                                                    "([user@]HOST[:PORT])."),
+            ssh_option: Optional[list[str]] = SshOptionOpt,
+            remote_python: str = RemotePythonOpt) -> None:
+    """What this machine offers, with its fingerprint (or a board's, with --host)."""
     from fnbench.devices import DEVICES
     from fnbench.devices.fingerprint import environment
+
+    if host is not None:
+        _board_devices(host, tuple(ssh_option or ()), remote_python, as_json)
+        return
 
     listing = []
     for name, cls in DEVICES.items():
@@ -284,6 +293,29 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     stdout.print(f"memory: {env['memory']['total_bytes'] / 2**30:.1f} GiB, load "
                  f"{env['load_average']}, os {env['os']}, python {env['python']}")
     stdout.print("packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
+
+
+def _board_devices(host: str, ssh_options: tuple[str, ...], python: str,
+                   as_json: bool) -> None:
+    from fnbench.devices.remote import SSH, Host, RemoteDevice, board_fingerprint, probe
+
+    parsed = Host.parse(host)
+    board = probe(SSH(parsed, ssh_options), python, device="any")
+    device_name = "arm" if board["machine"].lower() in ("aarch64", "arm64") else "cpu"
+    device = RemoteDevice(device_name, 1, parsed, ssh_options, python)
+    fingerprint = board_fingerprint(device)
+    if as_json:
+        stdout.print_json(json.dumps({"host": host, "device": device_name,
+                                      "fingerprint": fingerprint}))
+        return
+    cpu = fingerprint["cpu"]
+    stdout.print(f"{host}: --device {device_name} --host {host}", markup=False)
+    stdout.print(f"cpu: {cpu['model']} ({cpu['arch']}), {cpu['logical_cores']} logical cores, "
+                 f"affinity {cpu['affinity']}", markup=False)
+    stdout.print(f"os {fingerprint['os']}, python {fingerprint['python']}, load "
+                 f"{fingerprint['load_average']}", markup=False)
+    stdout.print("packages: " + ", ".join(f"{k} {v}" for k, v in
+                                          fingerprint["packages"].items()), markup=False)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 It runs with the board's python3 and needs numpy and onnxruntime only: never torch, never
 fnbench. ``measure.py`` and ``ort_session.py`` are copied beside it, so the protocol is the
-same code as on the controller. Usage on the board: ``python3 board_runner.py TASK.json``.
+same code as on the controller. Usage on the board: ``python3 board_runner.py TASK.json`` (or ``--fingerprint``
+to print the board's fingerprint and exit).
 
 The task names each job's ONNX file, input and reference output (``.npy``). The runner prints
 a ``hello`` event (the board's fingerprint), then reads one command per line on stdin —
@@ -125,6 +126,9 @@ class Board:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--fingerprint"]:
+        emit(event="hello", fingerprint=fingerprint())
+        return
     task_path = sys.argv[1]
     with open(task_path, encoding="utf-8") as handle:
         task = json.load(handle)

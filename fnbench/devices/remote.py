@@ -194,6 +194,48 @@ def export_job(workload: "Workload", batch: int, seed: int, folder: Path, index:
     return names, notes
 
 
+def _pack(folder: Path) -> bytes:
+    """``folder`` with the shipped runner files added, as an uncompressed tar stream."""
+    for name, source in _SHIPPED.items():
+        (folder / name).write_bytes(source.read_bytes())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(folder.iterdir()):
+            tar.add(path, arcname=path.name)
+    return buffer.getvalue()
+
+
+def upload(device: RemoteDevice, folder: Path) -> str:
+    """Copy ``folder`` and the runner to a new temporary folder on the board; its path."""
+    done = device.ssh.run(device.python, "-c", UNPACK, data=_pack(folder), timeout=600)
+    if done.returncode != 0:
+        raise UsageError(f"cannot copy the runner to --host {device.host}: "
+                         f"{_last_line(done.stderr)}")
+    return done.stdout.decode().strip().splitlines()[-1]
+
+
+def clean(device: RemoteDevice, remote_folder: str) -> None:
+    """Remove the board's temporary folder (quietly: the board may be gone)."""
+    try:
+        device.ssh.run(device.python, "-c", CLEAN, remote_folder, timeout=30)
+    except UsageError:
+        pass
+
+
+def board_fingerprint(device: RemoteDevice) -> dict[str, Any]:
+    """The board's fingerprint, by the runner fnbench ships there."""
+    with tempfile.TemporaryDirectory(prefix="fnbench-remote-") as tmp:
+        remote = upload(device, Path(tmp))
+    try:
+        done = device.ssh.run(device.python, f"{remote}/board_runner.py", "--fingerprint")
+    finally:
+        clean(device, remote)
+    if done.returncode != 0:
+        raise UsageError(f"the runner on --host {device.host} failed: "
+                         f"{_last_line(done.stderr)}")
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])["fingerprint"]
+
+
 class RemoteExecutor:
     """Runs passes on a board through one long-lived ssh session to its runner."""
 
@@ -222,18 +264,7 @@ class RemoteExecutor:
                 self.notes[job.index] = notes
                 task["jobs"][str(job.index)] = {**names, "mode": job.mode}
             (Path(tmp) / "task.json").write_text(json.dumps(task))
-            for name, source in _SHIPPED.items():
-                (Path(tmp) / name).write_bytes(source.read_bytes())
-            buffer = io.BytesIO()
-            with tarfile.open(fileobj=buffer, mode="w") as tar:
-                for path in sorted(Path(tmp).iterdir()):
-                    tar.add(path, arcname=path.name)
-        done = self.device.ssh.run(self.device.python, "-c", UNPACK, data=buffer.getvalue(),
-                                   timeout=600)
-        if done.returncode != 0:
-            raise UsageError(f"cannot copy the runner to --host {self.device.host}: "
-                             f"{_last_line(done.stderr)}")
-        self.folder = done.stdout.decode().strip().splitlines()[-1]
+            self.folder = upload(self.device, Path(tmp))
         self.proc = self.device.ssh.popen(self.device.python, "-u",
                                           f"{self.folder}/board_runner.py",
                                           f"{self.folder}/task.json")
@@ -299,7 +330,10 @@ class RemoteExecutor:
             sink.failed(index, self.lost, None, {"in_progress": index == current})
 
     def _lost_message(self) -> str:
-        code = self.proc.poll() if self.proc else None
+        try:
+            code = self.proc.wait(timeout=10) if self.proc else None
+        except subprocess.TimeoutExpired:
+            code = None
         detail = self._stderr[-1] if self._stderr else "no message"
         return (f"lost the connection to --host {self.device.host} (ssh exit code {code}: "
                 f"{detail})")
@@ -319,8 +353,5 @@ class RemoteExecutor:
                 self.proc.kill()
                 self.proc.wait()
         if self.folder:
-            try:
-                self.device.ssh.run(self.device.python, "-c", CLEAN, self.folder, timeout=30)
-            except UsageError:
-                pass  # the board is gone: nothing left to clean from here
+            clean(self.device, self.folder)
             self.folder = None
