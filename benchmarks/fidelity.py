@@ -40,10 +40,10 @@ def main() -> None:
     for workload in operator_grid(parse_operators(args.ops)):
         module, _ = build_for_inference(workload, seed=0)
         x = make_input(workload, 1, seed=0)
-        ours = measure(cpu_time_block(module, x), Protocol()).stats.median
+        ours = measure(cpu_time_block(module, x), Protocol()).estimate
         with torch.inference_mode():
             theirs = timer_median(module, x, args.min_run_time)
-        ours_again = measure(cpu_time_block(module, x), Protocol()).stats.median
+        ours_again = measure(cpu_time_block(module, x), Protocol()).estimate
         fnbench_ms = (ours + ours_again) / 2 * 1e3
         rows.append({"case": workload.name, "fnbench_ms": fnbench_ms,
                      "timer_ms": theirs * 1e3, "ratio": fnbench_ms / (theirs * 1e3)})

@@ -6,6 +6,7 @@ forward hooks for memory access). Every count is per sample.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from contextlib import contextmanager
@@ -114,6 +115,17 @@ def unfused_timm_attention() -> Iterator[None]:
         set_fused_attn(previous)
 
 
+def structure_hash(module: nn.Module) -> str:
+    """A digest of what runs: every submodule's name and type and every parameter's and buffer's
+    name and shape (not their values). Two builds of the same architecture share it."""
+    digest = hashlib.sha256()
+    for name, sub in module.named_modules():
+        digest.update(f"m {name} {type(sub).__module__}.{type(sub).__qualname__}\n".encode())
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        digest.update(f"t {name} {tuple(tensor.shape)} {tensor.dtype}\n".encode())
+    return digest.hexdigest()[:16]
+
+
 def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> Accounting:
     """MACs (fvcore, before BN folding, attention included), params and per-layer memory access
     of the model ``build`` returns, per sample."""
@@ -122,4 +134,4 @@ def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...
     macs, uncounted = fvcore_macs(model, input_shape)
     return Accounting(flops=macs, params=count_params(model),
                       memory_bytes=traced_memory_bytes(model, input_shape),
-                      uncounted_ops=uncounted)
+                      uncounted_ops=uncounted, structure_hash=structure_hash(model))

@@ -17,8 +17,8 @@ from rich.text import Text
 
 from fnbench import __version__
 from fnbench.errors import RunInterrupted, UsageError
-from fnbench.measure import Protocol
-from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, run_workloads
+from fnbench.measure import Protocol, with_changes
+from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings
 from fnbench.workload import Workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -40,7 +40,7 @@ stderr = Console(stderr=True, markup=False, emoji=False)
 
 MODE_CHOICES = ("latency", "throughput", "both")
 
-# Options shared by every measuring command (DESIGN.md: common options).
+# Options shared by every measuring command.
 DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
 RuntimeOpt = typer.Option(None, "--runtime", "-r",
                           help="torch or onnxruntime (default: the device's own: torch on cpu "
@@ -57,46 +57,54 @@ OutOpt = typer.Option(Path("results"), "--out", "-o",
                       help="Folder that receives the new run directory.")
 QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
                                               "(rough numbers).")
-HostOpt = typer.Option(None, "--host", help="user@board for a remote device (not built yet).")
+HostOpt = typer.Option(None, "--host", help="[user@]HOST[:PORT] of a board to measure over SSH "
+                                            "(--device cpu or arm; ONNX Runtime on the board).")
+SshOptionOpt = typer.Option(None, "--ssh-option", help="Passed to ssh as is (repeat for more), "
+                                                      "e.g. --ssh-option=-J --ssh-option=jump.")
+RemotePythonOpt = typer.Option("python3", "--remote-python",
+                               help="The board's Python with numpy and onnxruntime.")
 SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
-WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls (default 10; 2 with --quick).")
-MinTimeOpt = typer.Option(None, "--min-time", help="Least sampling seconds per case "
-                                                   "(default 0.5).")
-MaxTimeOpt = typer.Option(None, "--max-time", help="Most sampling seconds per case before it "
-                                                   "is recorded as not converged (default 5 "
-                                                   "for ops, 15 for models).")
-TargetCiOpt = typer.Option(None, "--target-ci", help="Stop when the 95% CI of the median lies "
-                                                     "within this many percent of it "
-                                                     "(default 1).")
+WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls when a workload is first "
+                                                "prepared (default 10; 2 with --quick).")
+RoundTimeOpt = typer.Option(None, "--round-time", help="Sampling seconds per round (default "
+                                                       "0.15 for ops, 0.25 for models).")
+MinRoundsOpt = typer.Option(None, "--min-rounds", help="Rounds every workload gets at least "
+                                                       "(default 8; at least 2).")
+MaxRoundsOpt = typer.Option(None, "--max-rounds", help="Rounds a workload gets at most "
+                                                       "(default 40).")
+MaxTimeOpt = typer.Option(None, "--max-time", help="Most seconds of rounds per workload before "
+                                                   "it is recorded as not converged (default 5 "
+                                                   "for ops, 10 for models).")
+TargetCiOpt = typer.Option(None, "--target-ci", help="Stop adding rounds when the 95% re-run "
+                                                     "interval lies within this many percent "
+                                                     "of the estimate (default 3).")
+ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's rounds over this "
+                                                   "many fresh worker processes (run one "
+                                                   "after another).")
+NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
+                                                            "workload (no relative_latency).")
+
+#: Models take up to ~350 ms a call here: longer rounds and a larger time budget.
+MODELS_PROTOCOL = Protocol(warmup_runs=3, round_time_s=0.25, max_time_s=10.0)
 
 
-#: Models take up to ~350 ms a call here: give them more time to reach the CI target.
-MODELS_MAX_TIME_S = 15.0
-
-
-def _protocol(quick: bool, warmup: int | None, min_time: float | None,
-              max_time: float | None, target_ci: float | None,
-              default: Protocol = Protocol()) -> Protocol:
+def _protocol(quick: bool, warmup: int | None, round_time: float | None,
+              min_rounds: int | None, max_rounds: int | None, max_time: float | None,
+              target_ci: float | None, default: Protocol = Protocol()) -> Protocol:
     base = Protocol.quick() if quick else default
-    changes: dict[str, Any] = {}
-    if warmup is not None:
-        changes["warmup_runs"] = warmup
-    if min_time is not None:
-        changes["min_time_s"] = min_time
-    if max_time is not None:
-        changes["max_time_s"] = max_time
-    if target_ci is not None:
-        changes["target_rel_ci"] = target_ci / 100
-    protocol = Protocol(**{**base.__dict__, **changes})
+    protocol = with_changes(base, warmup_runs=warmup, round_time_s=round_time,
+                            min_rounds=min_rounds, max_rounds=max_rounds, max_time_s=max_time,
+                            target_rel_ci=None if target_ci is None else target_ci / 100)
     try:
         protocol.validate()
     except ValueError as error:
-        raise UsageError(f"bad protocol options: {error} (see --warmup, --min-time, "
-                         "--max-time, --target-ci)") from None
+        raise UsageError(f"bad protocol options: {error} (see --warmup, --round-time, "
+                         "--min-rounds, --max-rounds, --max-time, --target-ci)") from None
     return protocol
 
 
-def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> RunSettings:
+def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
+              no_reference: bool = False) -> RunSettings:
     if mode not in MODE_CHOICES:
         raise UsageError(f"unknown mode {mode!r}: choose latency, throughput or both (--mode)")
     modes = ("latency", "throughput") if mode == "both" else (mode,)
@@ -106,8 +114,11 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> Ru
         if modes == ("latency",) and batch != 1:
             raise UsageError(f"latency mode is batch 1 by definition: use --mode throughput "
                              f"--batch {batch}, or drop --batch")
+    if not 1 <= processes <= 64:
+        raise UsageError(f"--processes {processes} must lie between 1 and 64")
     return RunSettings(modes=modes, throughput_batch=batch or DEFAULT_THROUGHPUT_BATCH,
-                       seed=seed, protocol=protocol)
+                       seed=seed, protocol=protocol, processes=processes,
+                       reference=not no_reference)
 
 
 @contextmanager
@@ -129,30 +140,64 @@ def _say(console: Console, text: str) -> None:
     console.print(text, soft_wrap=True, highlight=False)
 
 
-def _run(workloads: Sequence[Workload], device: Any, settings: RunSettings,
+def _run(jobs: Sequence[Any], device: Any, settings: RunSettings,
          writer: Any) -> RunInterrupted | None:
-    """Measure every workload into ``writer`` with a progress bar; the interruption, if any."""
+    """Measure every job into ``writer`` in interleaved rounds with a progress bar; the
+    interruption, if any."""
+    from fnbench.runner import run_jobs
+
     progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
                         MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
                         transient=True, disable=not stderr.is_terminal)
+    suite = writer.run.suite
     try:
         with progress:
-            task = progress.add_task(writer.run["suite"],
-                                     total=len(workloads) * len(settings.modes))
+            task = progress.add_task(suite, total=len(writer.run.planned))
 
-            def on_start(workload: Workload, mode: str) -> None:
-                progress.update(task, description=f"{workload.name} ({mode})")
+            def on_pass(pass_index: int, active: int) -> None:
+                progress.update(task, description=f"{suite} round {pass_index + 1}: "
+                                                  f"{active} workload(s) left")
 
-            def on_record(record: dict[str, Any]) -> None:
+            def on_record(record: Any) -> None:
                 writer.add(record)
                 progress.advance(task)
 
-            run_workloads(workloads, device, settings, on_record, on_start)
+            writer.set_reference(run_jobs(jobs, _executor(device, settings), settings,
+                                          on_record, on_pass))
     except RunInterrupted as interrupt:
         return interrupt
     except KeyboardInterrupt:
         return RunInterrupted(signal.SIGINT)
     return None
+
+
+def _plan(workloads: Sequence[Workload], device: Any, settings: RunSettings) -> list[Any]:
+    """Jobs with their accounting counted, with a progress bar (models take a while)."""
+    from fnbench.runner import plan_jobs
+
+    progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
+                        transient=True, disable=not stderr.is_terminal)
+    with progress:
+        task = progress.add_task("counting", total=len(workloads))
+        return plan_jobs(workloads, device, settings,
+                         lambda w: progress.update(task, advance=1,
+                                                   description=f"counting {w.name}"))
+
+
+def _executor(device: Any, settings: RunSettings) -> Any:
+    """Where rounds are taken: on a board, in worker processes or in this process."""
+    from fnbench.runner import InProcessExecutor
+
+    if getattr(device, "host", None):
+        from fnbench.devices.remote import RemoteExecutor
+
+        return RemoteExecutor(device, settings.seed, settings.protocol)
+    if settings.processes > 1:
+        from fnbench.worker import WorkerExecutor
+
+        return WorkerExecutor(device, settings)
+    return InProcessExecutor(device, settings.seed, settings.protocol)
 
 
 def _write_failed(writer: Any, error: Any) -> None:
@@ -165,26 +210,31 @@ def _write_failed(writer: Any, error: Any) -> None:
 
 def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: str,
                       runtime: str | None, threads: int, host: str | None,
-                      settings: RunSettings, out: Path) -> None:
+                      settings: RunSettings, out: Path, ssh_options: Sequence[str] | None = None,
+                      remote_python: str = "python3") -> None:
     """Open the device, run, write the run, print the table; exit 1 on a failed record."""
     from fnbench.devices import open_device
-    from fnbench.devices.fingerprint import environment
     from fnbench.report.status import run_state
     from fnbench.report.table import render_markdown, render_rich, run_table
     from fnbench.results import RunFileError, RunWriter, create_run_dir
+    from fnbench.runner import new_run
 
-    device = open_device(device_name, runtime, threads, host)
+    device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
+                         remote_python)
+    if host and settings.processes > 1:
+        raise UsageError("--processes applies to this machine, not to a board over --host: "
+                         "drop --processes")
+    jobs = _plan(workloads, device, settings)
     run_dir = create_run_dir(out, suite, device.name, device.runtime)
-    env = environment(threads)
-    env["device"] = device.describe()
-    header = {"suite": suite, "fnbench_version": __version__, "command": sys.argv,
-              "device": device.name, "runtime": device.runtime, "threads": threads,
-              "settings": settings.to_dict(), "environment": env}
-    planned = [(workload.name, mode) for workload in workloads for mode in settings.modes]
     writer = None
+    interrupt = None
     try:
-        writer = RunWriter(run_dir, header, planned)
-        interrupt = _run(workloads, device, settings, writer)
+        writer = RunWriter(run_dir, new_run(suite, device, settings, sys.argv, jobs))
+        interrupt = _run(jobs, device, settings, writer)
+        board = getattr(device, "fingerprint", None)
+        if board:  # a remote run records the board's machine, the controller's beside it
+            writer.update(environment={**board, "device": device.describe(),
+                                       "controller": dict(writer.run.environment)})
         details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
         writer.finish("interrupted" if interrupt else "complete",
                       lambda run: render_markdown(run_table(run)), **details)
@@ -194,11 +244,11 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         _write_failed(writer, error)
     if interrupt is None:
         stdout.print(render_rich(run_table(writer.run), stdout.width))
-    state = run_state(writer.run)
+    state = run_state(writer.run.to_dict())
     _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
     if interrupt is not None:
         raise typer.Exit(interrupt.exit_code)
-    if any(r["status"] != "ok" for r in writer.run["records"]):
+    if any(r.status != "ok" for r in writer.run.records):
         raise typer.Exit(1)
 
 
@@ -216,8 +266,11 @@ def ops(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
     quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
-    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
+    min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
+    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -234,11 +287,13 @@ def ops(
     from fnbench.operators.grid import (operator_grid, parse_impls, parse_operators,
                                         parse_ratio, parse_sizes)
 
-    settings = _settings(mode, batch, seed, _protocol(quick, warmup, min_time, max_time,
-                                                      target_ci))
+    settings = _settings(mode, batch, seed, _protocol(quick, warmup, round_time, min_rounds,
+                                                      max_rounds, max_time, target_ci),
+                         processes, no_reference)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
-    _measure("ops", workloads, device, runtime, threads, host, settings, out)
+    _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
+             remote_python)
 
 
 @app.command()
@@ -246,8 +301,11 @@ def models(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
     quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
-    warmup: Optional[int] = WarmupOpt, min_time: Optional[float] = MinTimeOpt,
+    warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
+    min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
+    processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
+    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -262,19 +320,29 @@ def models(
     """FasterNet and the paper's baselines (Table 3 by default) on a device."""
     from fnbench.models.workloads import model_workloads, select_models
 
-    protocol = _protocol(quick, warmup, min_time, max_time, target_ci,
-                         Protocol(max_time_s=MODELS_MAX_TIME_S))
-    settings = _settings(mode, batch, seed, protocol)
+    protocol = _protocol(quick, warmup, round_time, min_rounds, max_rounds, max_time,
+                         target_ci, MODELS_PROTOCOL)
+    settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
-    _measure("models", workloads, device, runtime, threads, host, settings, out)
+    _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
+             remote_python)
 
 
 @app.command()
 def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a "
-                                                               "table.")) -> None:
-    """What this machine offers, with its fingerprint."""
+                                                               "table."),
+            host: Optional[str] = typer.Option(None, "--host", help="Print the fingerprint of "
+                                                                    "this board instead "
+                                                                    "([user@]HOST[:PORT])."),
+            ssh_option: Optional[list[str]] = SshOptionOpt,
+            remote_python: str = RemotePythonOpt) -> None:
+    """What this machine offers, with its fingerprint (or a board's, with --host)."""
     from fnbench.devices import DEVICES
     from fnbench.devices.fingerprint import environment
+
+    if host is not None:
+        _board_devices(host, tuple(ssh_option or ()), remote_python, as_json)
+        return
 
     listing = []
     for name, cls in DEVICES.items():
@@ -306,6 +374,29 @@ def devices(as_json: bool = typer.Option(False, "--json", help="Print JSON inste
     stdout.print(f"memory: {env['memory']['total_bytes'] / 2**30:.1f} GiB, load "
                  f"{env['load_average']}, os {env['os']}, python {env['python']}")
     stdout.print("packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v))
+
+
+def _board_devices(host: str, ssh_options: tuple[str, ...], python: str,
+                   as_json: bool) -> None:
+    from fnbench.devices.remote import SSH, Host, RemoteDevice, board_fingerprint, probe
+
+    parsed = Host.parse(host)
+    board = probe(SSH(parsed, ssh_options), python, device="any")
+    device_name = "arm" if board["machine"].lower() in ("aarch64", "arm64") else "cpu"
+    device = RemoteDevice(device_name, 1, parsed, ssh_options, python)
+    fingerprint = board_fingerprint(device)
+    if as_json:
+        stdout.print_json(json.dumps({"host": host, "device": device_name,
+                                      "fingerprint": fingerprint}))
+        return
+    cpu = fingerprint["cpu"]
+    stdout.print(f"{host}: --device {device_name} --host {host}", markup=False)
+    stdout.print(f"cpu: {cpu['model']} ({cpu['arch']}), {cpu['logical_cores']} logical cores, "
+                 f"affinity {cpu['affinity']}", markup=False)
+    stdout.print(f"os {fingerprint['os']}, python {fingerprint['python']}, load "
+                 f"{fingerprint['load_average']}", markup=False)
+    stdout.print("packages: " + ", ".join(f"{k} {v}" for k, v in
+                                          fingerprint["packages"].items()), markup=False)
 
 
 @app.command()

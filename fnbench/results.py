@@ -10,8 +10,8 @@ import errno
 import json
 import math
 import os
-import socket
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -20,19 +20,20 @@ import pandas as pd
 import psutil
 
 from fnbench.errors import UsageError
+from fnbench.records import READABLE_SCHEMAS, SCHEMA, STATUSES, Record, Run, upgrade
 
-SCHEMA = "fnbench.run/1"
-STATUSES = ("running", "complete", "interrupted", "failed")
 SUITES = ("ops", "models")
 
-#: CSV columns every suite has, in this order (DESIGN.md).
+#: CSV columns every suite has, in this order.
 COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
                   "flops", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
                   "throughput", "achieved_flops", "status"]
-#: Statistics columns after the common ones (milliseconds per call).
-STATS_COLUMNS = ["latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
-                 "latency_iqr_ms", "latency_ci_low_ms", "latency_ci_high_ms", "samples",
-                 "converged", "uncounted_ops", "error"]
+#: Statistics and identity columns after the common ones (milliseconds per call).
+STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency_ci_high_ms",
+                 "relative_latency", "relative_lo", "relative_hi", "latency_median_ms",
+                 "latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
+                 "latency_iqr_ms", "samples", "rounds", "converged", "uncounted_ops", "error",
+                 "key", "workload_hash"]
 #: Extra columns of the ops suite.
 OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "groups", "impl"]
 
@@ -105,37 +106,37 @@ def create_run_dir(parent: Path, suite: str, device: str, runtime: str) -> Path:
     raise UsageError(f"too many runs named {base} in {parent}: choose another --out")
 
 
-def _writer_process() -> dict[str, Any]:
-    """Who writes the run, so that a reader can tell whether a ``running`` run is still alive."""
-    return {"pid": os.getpid(), "hostname": socket.gethostname(),
-            "process_started": psutil.Process().create_time()}
-
-
 class RunWriter:
     """Keeps ``run.json`` up to date after every record; writes the CSV and table at the end.
 
-    ``planned`` lists the (name, mode) pairs the run means to measure, in order, so that a
-    report can name those that never ran.
+    The run's ``planned`` list names every record it means to measure, so that a report can
+    name those that never ran.
     """
 
-    def __init__(self, path: Path, header: dict[str, Any],
-                 planned: Sequence[tuple[str, str]] | None = None) -> None:
+    def __init__(self, path: Path, run: Run) -> None:
         self.path = path
-        plan = {} if planned is None else {"planned": [{"name": name, "mode": mode}
-                                                       for name, mode in planned]}
-        self.run: dict[str, Any] = {"schema": SCHEMA, "status": "running",
-                                    "started": datetime.now(timezone.utc).isoformat(),
-                                    "finished": None, **_writer_process(), **header, **plan,
-                                    "records": []}
+        self.run = run
         self._flush()
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.run["records"].append(record)
+    def add(self, record: Record) -> None:
+        """Add a finished record, kept in the planned order."""
+        order = {p.get("key"): i for i, p in enumerate(self.run.planned)}
+        records = sorted((*self.run.records, record),
+                         key=lambda r: order.get(r.key, len(order)))
+        self.run = replace(self.run, records=tuple(records))
         self._flush()
 
-    def finish(self, status: str, markdown: str | Callable[[dict[str, Any]], str],
+    def set_reference(self, record: Record | None) -> None:
+        self.run = replace(self.run, reference=record)
+        self._flush()
+
+    def update(self, **changes: Any) -> None:
+        """Change header fields (e.g. the environment a remote board reported)."""
+        self.run = replace(self.run, **changes)
+
+    def finish(self, status: str, markdown: str | Callable[[Run], str],
                **details: Any) -> None:
-        """Mark the run ``complete`` or ``interrupted`` (with ``details`` such as
+        """Mark the run ``complete``, ``interrupted`` or ``failed`` (with ``details`` such as
         ``interrupted_by``) and write every file; ``markdown`` may be a function of the run."""
         self._mark(status, **details)
         self._flush()
@@ -155,11 +156,12 @@ class RunWriter:
     def _mark(self, status: str, **details: Any) -> None:
         if status not in STATUSES or status == "running":
             raise ValueError(f"unknown run status {status!r}")
-        self.run.update(status=status, finished=datetime.now(timezone.utc).isoformat(),
-                        **details)
+        self.run = replace(self.run, status=status,
+                           finished=datetime.now(timezone.utc).isoformat(), **details)
 
     def _flush(self) -> None:
-        write_atomic(self.path / "run.json", json.dumps(_json_safe(self.run), indent=1) + "\n")
+        write_atomic(self.path / "run.json",
+                     json.dumps(_json_safe(self.run.to_dict()), indent=1) + "\n")
 
 
 #: Keys every record needs, with their types.
@@ -168,12 +170,15 @@ RECORD_KEYS: dict[str, type | tuple[type, ...]] = {
     "threads": int, "status": str, "meta": dict}
 #: Keys a record may leave out or set to null, with their types otherwise.
 OPTIONAL_KEYS: dict[str, type | tuple[type, ...]] = {
-    "error": str, "uncounted_ops": dict, "converged": bool, "samples": int,
+    "error": str, "uncounted_ops": dict, "converged": bool, "samples": int, "rounds": int,
+    "key": str, "workload_hash": str, "spec": dict, "host": str, "measurement": dict,
     **{key: (int, float) for key in ("flops", "params", "memory_bytes", "latency_ms",
                                      "latency_p90_ms", "throughput", "achieved_flops",
                                      "latency_mean_ms", "latency_std_ms", "latency_min_ms",
                                      "latency_p99_ms", "latency_iqr_ms", "latency_ci_low_ms",
-                                     "latency_ci_high_ms")}}
+                                     "latency_ci_high_ms", "latency_lo_ms", "latency_hi_ms",
+                                     "latency_median_ms", "relative_latency", "relative_lo",
+                                     "relative_hi")}}
 #: Keys each suite's tables read from a record's ``meta``: required, then optional.
 META_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "ops": ({"op": str, "channels": int, "height": int, "width": int, "layers": int},
@@ -248,11 +253,16 @@ def _run_problem(run: dict[str, Any]) -> str | None:
         problem = _record_problem(record, run["suite"])
         if problem:
             return f"record {i} {problem}"
+    if run.get("reference") is not None:
+        problem = _record_problem(run["reference"], "ops")
+        if problem:
+            return f"reference record {problem}"
     return None
 
 
 def load_run(path: Path | str) -> dict[str, Any]:
-    """Read a run from its directory or its ``run.json``; UsageError if it is not one."""
+    """Read a run from its directory or its ``run.json``, in the current format whatever format
+    it was written in; UsageError naming the problem if it is not one or is damaged."""
     path = Path(path)
     file = path / "run.json" if path.is_dir() else path
     try:
@@ -262,15 +272,23 @@ def load_run(path: Path | str) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{file} is not a readable fnbench run ({error}): give a run.json "
                          "written by fnbench") from None
-    if not isinstance(run, dict) or run.get("schema") != SCHEMA or \
-            not isinstance(run.get("records"), list):
+    if not isinstance(run, dict) or not isinstance(run.get("records"), list) or \
+            not str(run.get("schema", "")).startswith("fnbench.run/"):
         raise UsageError(f"{file} is not an fnbench run (schema {SCHEMA} expected): give a "
                          "run.json written by fnbench")
+    if run["schema"] not in READABLE_SCHEMAS:
+        raise UsageError(f"{file} has schema {run['schema']}, which this fnbench "
+                         f"({', '.join(READABLE_SCHEMAS)}) cannot read: upgrade fnbench")
     problem = _run_problem(run)
     if problem:
         raise UsageError(f"{file} is damaged: it {problem}; restore it from a copy or rerun "
                          "the benchmark")
-    return run
+    return upgrade(run)
+
+
+def read_run(path: Path | str) -> Run:
+    """The typed run at ``path`` (see :func:`load_run`)."""
+    return Run.from_dict(load_run(path))
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -281,10 +299,14 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def records_frame(run: dict[str, Any] | Iterable[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(run: Run | dict[str, Any] | Iterable[dict[str, Any] | Record]
+                  ) -> pd.DataFrame:
     """One flat row per record: the common columns, the statistics, then the suite's own."""
-    records = run["records"] if isinstance(run, dict) else list(run)
-    rows = [_flat(r) for r in records]
+    if isinstance(run, Run):
+        records: list = list(run.records)
+    else:
+        records = run["records"] if isinstance(run, dict) else list(run)
+    rows = [_flat(r.to_dict() if isinstance(r, Record) else r) for r in records]
     frame = pd.DataFrame(rows)
     extra = [c for c in frame.columns if c not in COMMON_COLUMNS + STATS_COLUMNS]
     ordered = [c for c in OPS_COLUMNS if c in extra] + [c for c in extra if c not in OPS_COLUMNS]

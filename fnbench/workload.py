@@ -15,20 +15,24 @@ class Accounting:
 
     ``flops`` are multiply-accumulates (MACs) per sample, as the paper and fvcore count them;
     ``memory_bytes`` is memory access per sample in bytes (FP32); ``uncounted_ops`` names the ops
-    the FLOP counter had no formula for, with how often each occurred.
+    the FLOP counter had no formula for, with how often each occurred; ``structure_hash`` digests
+    the module structure and parameter shapes when the workload was built to count it.
     """
 
     flops: float | None
     params: int
     memory_bytes: float | None
     uncounted_ops: Mapping[str, int] = field(default_factory=dict)
+    structure_hash: str | None = None
 
 
 @dataclass(frozen=True)
 class Workload:
     """Builds an ``nn.Module`` and knows its per-sample input shape and accounting.
 
-    ``meta`` holds suite-specific columns (for operators: op, channels, height, ...).
+    ``spec`` describes the workload as plain data (JSON): any process can rebuild it with
+    :func:`fnbench.specs.workload_from_spec`. ``meta`` holds suite-specific columns (for
+    operators: op, channels, height, ...).
     """
 
     name: str
@@ -38,3 +42,4 @@ class Workload:
     build: Callable[[], "nn.Module"]
     accounting: Callable[[], Accounting]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    spec: Mapping[str, Any] = field(default_factory=dict)

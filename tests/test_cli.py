@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -40,13 +41,17 @@ def test_ops_writes_a_complete_run(tmp_path, runtime):
     env = run["environment"]
     assert env["cpu"]["logical_cores"] >= 1 and env["threads"]["requested"] == 1
     assert env["packages"]["torch"] and env["packages"]["onnxruntime"]
-    assert run["settings"]["protocol"]["min_runs"] == 6  # --quick
+    assert run["settings"]["protocol"]["min_rounds"] == 4  # --quick
     for record in run["records"]:
         assert record["status"] == "ok", record.get("error")
-        stats = record["measurement"]["stats"]
-        assert stats["count"] == len(record["measurement"]["samples"]) >= 6
-        assert record["latency_ms"] == pytest.approx(stats["median"] * 1e3)
-        assert record["achieved_flops"] == pytest.approx(record["flops"] / stats["median"])
+        rounds = record["measurement"]["rounds"]
+        assert record["rounds"] == len(rounds) >= 4
+        assert record["samples"] == sum(len(r["samples"]) for r in rounds)
+        medians = [statistics.median(r["samples"]) for r in rounds]
+        assert record["latency_ms"] == pytest.approx(statistics.geometric_mean(medians) * 1e3)
+        assert record["latency_lo_ms"] < record["latency_ms"] < record["latency_hi_ms"]
+        assert record["achieved_flops"] == pytest.approx(record["flops"]
+                                                         / (record["latency_ms"] / 1e3))
         if runtime == "onnxruntime":
             assert record["notes"]["parity_ok"]
     frame = pd.read_csv(run_dir / "results.csv")
@@ -117,7 +122,7 @@ def test_devices_lists_cpu_with_fingerprint():
     (["--threads", "0"], "--threads 0"),
     (["--target-ci", "0"], "bad protocol options"),
     (["--runtime", "tensorrt"], "does not offer --runtime tensorrt"),
-    (["--host", "pi@board"], "not built yet"),
+    (["--host", "pi@nowhere.invalid"], "cannot connect to --host pi@nowhere.invalid"),
     (["--layers", "x"], "Invalid value for '--layers'"),
     (["--frobnicate"], "No such option"),
 ])
@@ -157,8 +162,11 @@ def test_report_of_a_missing_or_broken_run(tmp_path):
     assert_usage_error(run_cli("report", str(tmp_path)), "not a readable fnbench run")
 
 
-SLOW_THREE = ["ops", "--ops", "conv,dwconv,pconv", "--sizes", "16x8x8", "--layers", "1",
-              "--min-time", "1.5", "--max-time", "1.5", "--target-ci", "0.0001"]
+# The big case spends its 1.5 s of rounds (a call is ~25 ms) long before the two small ones
+# reach their round limit: its record is written while they are still measured.
+SLOW_THREE = ["ops", "--ops", "conv", "--sizes", "256x56x56,16x8x8,8x8x8", "--layers", "1",
+              "--round-time", "0.001", "--min-rounds", "2", "--max-rounds", "1000",
+              "--max-time", "1.5", "--target-ci", "0.0001"]
 
 
 def start_and_wait_for_a_record(out: Path, *args: str) -> tuple[subprocess.Popen, Path]:
@@ -326,7 +334,7 @@ def test_a_file_too_large_is_one_line_exit_1_and_leaves_a_valid_run(tmp_path):
 
 def test_a_failed_write_marks_the_run_failed(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "fnbench", "ops", "--ops", "conv",
-                                "--sizes", "16x8x8", "--layers", "1", "--min-time", "1",
+                                "--sizes", "16x8x8", "--layers", "1", "--min-rounds", "2",
                                 "--max-time", "1", "--out", str(tmp_path)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=cli_env())

@@ -124,7 +124,7 @@ def test_device_registry_and_runtimes():
     (dict(name="tpu"), "unknown device"),
     (dict(name="cpu", runtime="tensorrt"), "does not offer --runtime tensorrt"),
     (dict(name="cpu", threads=0), "--threads 0"),
-    (dict(name="cpu", host="pi@board"), "--host"),
+    (dict(name="cpu", host="pi@nowhere.invalid"), "cannot connect to --host"),
 ])
 def test_open_device_rejects_bad_requests(kwargs, fragment):
     with pytest.raises(UsageError) as info:

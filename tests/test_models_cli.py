@@ -51,13 +51,14 @@ def test_models_throughput_mode_and_timm_names(tmp_path):
     assert record["batch"] == 2 and record["family"] == "timm" and record["status"] == "ok"
 
 
-def test_models_get_more_sampling_time_by_default(tmp_path):
-    result = run_cli("models", "--models", "fasternet_t0", "--warmup", "1", "--min-time", "0.05",
-                     "--target-ci", "20", "--out", str(tmp_path))
+def test_models_get_longer_rounds_and_more_time_by_default(tmp_path):
+    result = run_cli("models", "--models", "fasternet_t0", "--warmup", "1", "--min-rounds", "2",
+                     "--max-rounds", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     run = load_run(only_run(tmp_path))
-    assert run["settings"]["protocol"]["max_time_s"] == 15.0
-    assert run["settings"]["protocol"]["warmup_runs"] == 1
+    protocol = run["settings"]["protocol"]
+    assert protocol["max_time_s"] == 10.0 and protocol["round_time_s"] == 0.25
+    assert protocol["warmup_runs"] == 1 and run["records"][0]["rounds"] == 2
 
 
 def test_weights_are_loaded_into_the_model(tmp_path):

@@ -41,7 +41,7 @@ def _record(mode="latency", status="ok", converged=True, **meta):
             "params": 1, "memory_bytes": 3.3e6, "latency_ms": 0.5, "latency_p90_ms": 0.6,
             "throughput": 2000.0, "achieved_flops": 6.77e9, "status": status,
             "error": None if status == "ok" else "RuntimeError: boom",
-            "latency_ci_low_ms": 0.49, "latency_ci_high_ms": 0.52, "converged": converged,
+            "latency_lo_ms": 0.49, "latency_hi_ms": 0.52, "converged": converged,
             "meta": meta}
 
 
@@ -50,7 +50,7 @@ def test_ops_table_puts_the_paper_beside_the_measurement():
     row = dict(zip(table.columns, table.rows[0]))
     assert row["latency ms"] == "0.500" and row["paper ms"] == "0.68"
     assert row["GFLOPS"] == "6.77" and row["paper GFLOPS"] == "4.93"
-    assert row["±CI"] == "±4.0%"
+    assert row["±95%"] == "±4.0%"
     assert any("as published" in note for note in table.notes)
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from fnbench.errors import UsageError
+from fnbench.records import Record, Run
 from fnbench.results import (COMMON_COLUMNS, OPS_COLUMNS, SCHEMA, RunFileError, RunWriter,
                              create_run_dir, load_run, records_frame, write_atomic)
 
@@ -24,6 +25,20 @@ def record(name: str, **extra) -> dict:
                      "ratio": None, "groups": 1, "impl": None}}
     base.update(extra)
     return base
+
+
+def typed(name: str, **extra) -> Record:
+    """``record(name)`` as a typed Record with a key."""
+    data = record(name, **extra)
+    return Record.from_dict({**data, "key": f"ops|{name}", "workload_hash": None,
+                             "spec": {"suite": "ops"}, "input_shape": [8, 4, 4]})
+
+
+def new_run(planned=(), **extra) -> Run:
+    return Run(suite="ops", device="cpu", runtime="torch", threads=1, started="2026-12-01",
+               fnbench_version="0", planned=tuple({"key": f"ops|{n}", "name": n, "mode": m}
+                                                  for n, m in planned),
+               pid=os.getpid(), hostname=socket.gethostname(), **extra)
 
 
 def test_run_dirs_are_never_reused(tmp_path):
@@ -43,27 +58,28 @@ def test_unwritable_parent_is_a_usage_error(tmp_path):
 
 
 def test_writer_keeps_run_json_current_and_writes_all_files(tmp_path):
-    writer = RunWriter(tmp_path, {"suite": "ops"})
+    writer = RunWriter(tmp_path, new_run(planned=[("b", "latency"), ("a", "latency")]))
     assert load_run(tmp_path)["status"] == "running"
-    writer.add(record("a"))
+    writer.add(typed("a"))
     on_disk = load_run(tmp_path)
     assert [r["name"] for r in on_disk["records"]] == ["a"]
-    writer.add(record("b", latency_ms=float("nan")))
+    writer.add(typed("b", latency_ms=float("nan")))
     writer.finish("interrupted", "# table\n")
     run = load_run(tmp_path / "run.json")
     assert run["status"] == "interrupted" and run["finished"] and run["schema"] == SCHEMA
-    assert run["records"][1]["latency_ms"] is None  # NaN is not JSON
+    assert [r["name"] for r in run["records"]] == ["b", "a"]  # in the planned order
+    assert run["records"][0]["latency_ms"] is None  # NaN is not JSON
     assert (tmp_path / "results.md").read_text() == "# table\n"
     frame = pd.read_csv(tmp_path / "results.csv")
     assert list(frame.columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
     assert set(OPS_COLUMNS) <= set(frame.columns)
-    assert frame.loc[0, "uncounted_ops"] == "aten::foo=2"
+    assert frame.loc[1, "uncounted_ops"] == "aten::foo=2"
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
 def test_finish_rejects_unknown_status(tmp_path):
     with pytest.raises(ValueError):
-        RunWriter(tmp_path, {}).finish("done", "")
+        RunWriter(tmp_path, new_run()).finish("done", "")
 
 
 def test_atomic_write_leaves_the_old_file_on_failure(tmp_path):
@@ -94,12 +110,13 @@ def test_records_frame_of_an_empty_run_has_the_columns():
 
 
 def test_writer_records_its_plan_and_process(tmp_path):
-    writer = RunWriter(tmp_path, {"suite": "ops"}, planned=[("a", "latency"), ("b", "latency")])
+    writer = RunWriter(tmp_path, new_run(planned=[("a", "latency"), ("b", "latency")]))
     run = load_run(tmp_path)
-    assert run["planned"] == [{"name": "a", "mode": "latency"}, {"name": "b", "mode": "latency"}]
+    assert [(p["name"], p["mode"]) for p in run["planned"]] == [("a", "latency"),
+                                                                ("b", "latency")]
     assert run["pid"] == os.getpid() and run["hostname"] == socket.gethostname()
-    writer.add(record("a"))
-    writer.finish("interrupted", lambda r: f"{r['status']} {len(r['records'])}\n",
+    writer.add(typed("a"))
+    writer.finish("interrupted", lambda r: f"{r.status} {len(r.records)}\n",
                   interrupted_by="SIGTERM")
     run = load_run(tmp_path)
     assert run["status"] == "interrupted" and run["interrupted_by"] == "SIGTERM"
@@ -107,7 +124,7 @@ def test_writer_records_its_plan_and_process(tmp_path):
 
 
 def test_fail_marks_the_run_failed(tmp_path):
-    writer = RunWriter(tmp_path, {"suite": "ops"})
+    writer = RunWriter(tmp_path, new_run())
     assert writer.fail("cannot write results.md: Is a directory")
     run = load_run(tmp_path)
     assert run["status"] == "failed" and run["failure"].startswith("cannot write results.md")

@@ -12,13 +12,15 @@ DEVICES: dict[str, type[Device]] = {cls.name: cls for cls in (CpuDevice, CudaDev
 
 
 def open_device(name: str, runtime: str | None = None, threads: int = 1,
-                host: str | None = None) -> Device:
-    """The device ``name`` with ``runtime`` (its default if None); UsageError if it can't run."""
+                host: str | None = None, ssh_options: tuple[str, ...] = (),
+                remote_python: str = "python3") -> Device:
+    """The device ``name`` with ``runtime`` (its default if None); UsageError if it can't run.
+
+    With ``host`` the device is a board reached over SSH (cpu or arm, ONNX Runtime)."""
     if name not in DEVICES:
         raise UsageError(f"unknown device {name!r}: choose one of {', '.join(DEVICES)} (--device)")
     if host is not None:
-        raise UsageError(f"--host {host}: remote devices over SSH are not built yet; install "
-                         f"fnbench on that machine and run it there")
+        return _remote(name, runtime, threads, host, ssh_options, remote_python)
     cls = DEVICES[name]
     runtime = runtime or cls.runtimes[0]
     if runtime not in cls.runtimes:
@@ -30,6 +32,21 @@ def open_device(name: str, runtime: str | None = None, threads: int = 1,
     if reason:
         raise UsageError(f"--device {name}: {reason}")
     return cls(runtime, threads)
+
+
+def _remote(name: str, runtime: str | None, threads: int, host: str,
+            ssh_options: tuple[str, ...], remote_python: str) -> Device:
+    from fnbench.devices.remote import Host, RemoteDevice
+
+    if name not in ("cpu", "arm"):
+        raise UsageError(f"--host works with --device cpu or arm, not {name}: run fnbench on "
+                         "the GPU machine itself")
+    if runtime not in (None, "onnxruntime"):
+        raise UsageError(f"a board over --host runs ONNX Runtime, not {runtime}: drop "
+                         "--runtime or use --runtime onnxruntime")
+    if threads < 1:
+        raise UsageError(f"--threads {threads} must be at least 1")
+    return RemoteDevice(name, threads, Host.parse(host), ssh_options, remote_python)
 
 
 __all__ = ["DEVICES", "Device", "Prepared", "open_device"]

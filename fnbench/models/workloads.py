@@ -40,7 +40,9 @@ def model_workload(name: str, weights: Path | None = None) -> Workload:
             "paper_table": entry.paper_table, "paper_row": entry.paper_row,
             "weights": str(weights) if weights is not None else None}
     return Workload(name=name, suite="models", family=entry.family, input_shape=shape,
-                    build=build, accounting=lambda: model_accounting(build, shape), meta=meta)
+                    build=build, accounting=lambda: model_accounting(build, shape), meta=meta,
+                    spec={"suite": "models", "model": name,
+                          "weights": str(weights) if weights is not None else None})
 
 
 def model_workloads(names: Sequence[str], weights: Path | None = None) -> list[Workload]:

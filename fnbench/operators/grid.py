@@ -110,7 +110,19 @@ def operator_workload(op: str, cfg: LayerConfig, layers: int) -> Workload:
     return Workload(name=name, suite="ops", family="operator",
                     input_shape=(cfg.channels, cfg.height, cfg.width),
                     build=lambda: _stack(spec, cfg, layers),
-                    accounting=lambda: _accounting(spec, cfg, layers), meta=meta)
+                    accounting=lambda: _accounting(spec, cfg, layers), meta=meta,
+                    spec=operator_spec(op, cfg, layers))
+
+
+def operator_spec(op: str, cfg: LayerConfig, layers: int) -> dict:
+    """The workload as data: only the parameters ``op`` uses, so that e.g. --ratio does not
+    change a conv's spec."""
+    spec = OPERATORS[op]
+    return {"suite": "ops", "op": op, "channels": cfg.channels, "height": cfg.height,
+            "width": cfg.width, "layers": layers,
+            "ratio": cfg.ratio if spec.uses_ratio else None,
+            "groups": cfg.groups if op == "gconv" else None,
+            "impl": cfg.impl if spec.uses_ratio else None}
 
 
 def operator_grid(ops: Sequence[str] = PAPER_OPERATORS,

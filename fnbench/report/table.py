@@ -11,6 +11,7 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from fnbench.records import Run
 from fnbench.results import records_frame
 from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, table1_reference
 from fnbench.report.status import run_state
@@ -47,9 +48,8 @@ def fmt(value: Any, digits: int = 2, scale: float = 1.0) -> str:
 
 
 def fmt_ci(row: pd.Series) -> str:
-    """Relative half-width of the median's 95% CI; '*' marks a case that did not converge."""
-    median, lo, hi = (row.get(k) for k in ("latency_ms", "latency_ci_low_ms",
-                                             "latency_ci_high_ms"))
+    """Relative half-width of the 95% re-run interval; '*' marks a case that did not converge."""
+    median, lo, hi = (row.get(k) for k in ("latency_ms", "latency_lo_ms", "latency_hi_ms"))
     if any(_missing(v) for v in (median, lo, hi)) or median <= 0:
         return "–"
     star = "" if row.get("converged") in (True, 1, "True") else "*"
@@ -91,7 +91,9 @@ def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str |
                               f"{PAPER_HARDWARE[device]} (PyTorch eager), as published, not "
                               "measured here")
     table.notes.insert(0, "FLOPs are MACs per sample, as in the paper; GFLOPS = 1e9 MAC/s; "
-                          "latency is the median per call, ±CI the 95% CI of the median; "
+                          "latency per call is the geometric mean of the round medians; ±95% "
+                          "is the 95% re-run interval (where a repeat on this machine is "
+                          "expected to land), from the variation between rounds; "
                           "* = not converged")
     return table
 
@@ -103,7 +105,7 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
     table = TextTable(title="", columns=(
         ["operator", "size"] + (["mode"] if several_modes else [])
-        + ["FLOPs M", "mem MB", "latency ms", "±CI", "paper", "samples/s", "GFLOPS",
+        + ["FLOPs M", "mem MB", "latency ms", "±95%", "paper", "samples/s", "GFLOPS",
            "paper GFLOPS", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
@@ -123,7 +125,7 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
                fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
                fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
                fmt(ref["gflops"]) if unit else "–", _status(row, table.notes)])
-    table.drop_order = ["mem MB", "samples/s", "paper GFLOPS", "FLOPs M", "GFLOPS", "±CI",
+    table.drop_order = ["mem MB", "samples/s", "paper GFLOPS", "FLOPs M", "GFLOPS", "±95%",
                         "paper"]
     return _finish(table, frame, "ops", paper_unit, "Table 1")
 
@@ -134,7 +136,7 @@ def models_table(frame: pd.DataFrame) -> TextTable:
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
     table = TextTable(title="", columns=(
         ["model", "family", "res"] + (["mode"] if several_modes else [])
-        + ["params M", "FLOPs G", "mem MB", "latency ms", "±CI", "paper", "samples/s",
+        + ["params M", "FLOPs G", "mem MB", "latency ms", "±95%", "paper", "samples/s",
            "GFLOPS", "top-1", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
@@ -156,7 +158,7 @@ def models_table(frame: pd.DataFrame) -> TextTable:
     table.notes.append("top-1: published ImageNet-1k accuracy (source in run.json), not "
                        "measured here")
     table.drop_order = ["mem MB", "samples/s", "family", "res", "GFLOPS", "params M", "top-1",
-                        "FLOPs G", "±CI", "paper"]
+                        "FLOPs G", "±95%", "paper"]
     return _finish(table, frame, "models", paper_unit, "Table 3 / Table 5")
 
 
@@ -244,15 +246,21 @@ def render_markdown(table: TextTable) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_table(run: dict[str, Any]) -> TextTable:
-    """The table of a saved run, in its suite's layout."""
-    suite = run.get("suite")
+def run_table(run: Run | dict[str, Any]) -> TextTable:
+    """The table of a saved run, in its suite's layout, after the run's status."""
+    data = run.to_dict() if isinstance(run, Run) else run
+    suite = data.get("suite")
     if suite == "ops":
-        table = ops_table(records_frame(run))
+        table = ops_table(records_frame(data))
     elif suite == "models":
-        table = models_table(records_frame(run))
+        table = models_table(records_frame(data))
     else:
         raise ValueError(f"no table layout for suite {suite!r}")
-    if "status" in run:
-        table.status = run_state(run).lines()
+    if "status" in data:
+        table.status = run_state(data).lines()
+    if data.get("upgraded_from"):
+        table.notes.append(f"written by an older fnbench (schema "
+                           f"{data['upgraded_from'].rsplit('/', 1)[-1]}): its interval treated "
+                           "samples as independent and did not describe a re-run, so none is "
+                           "shown (kept in run.json notes)")
     return table
