@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import torch
 import torch.nn as nn
+from boards import arm_board, x86_board  # noqa: F401  (real SSH boards for the remote tests)
 
 REPO = Path(__file__).resolve().parent.parent
 
