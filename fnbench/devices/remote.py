@@ -276,6 +276,14 @@ class RemoteExecutor:
         self.device.fingerprint = hello["fingerprint"]
         self.hello = hello
 
+    def _read_bye(self) -> None:
+        """The runner's last word: which modules it had loaded (never torch, never fnbench)."""
+        while (event := self._event()) is not None:
+            if event.get("event") == "bye" and self.device.fingerprint is not None:
+                self.device.fingerprint["runner_modules"] = {
+                    "torch": bool(event.get("torch_loaded")),
+                    "fnbench": bool(event.get("fnbench_loaded"))}
+
     def _drain_stderr(self) -> None:
         for line in self.proc.stderr:
             self._stderr.append(line.rstrip())
@@ -344,8 +352,8 @@ class RemoteExecutor:
 
     def close(self) -> None:
         if self.proc is not None:
-            if self.lost is None:
-                self._send(cmd="exit")
+            if self.lost is None and self._send(cmd="exit"):
+                self._read_bye()
             try:
                 self.proc.stdin.close()
                 self.proc.wait(timeout=30)
