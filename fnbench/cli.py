@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -27,7 +28,16 @@ stderr = Console(stderr=True)
 
 MODE_CHOICES = ("latency", "throughput", "both")
 
-# Options shared by every measuring command (DESIGN.md: common options).
+
+def _out_folder(value: str | Path) -> Path:
+    """--out as a Path; an empty name would silently mean the current folder."""
+    if not str(value).strip():
+        raise typer.BadParameter("is empty: name a folder, e.g. --out results (or --out . for "
+                                 "this one)")
+    return Path(value)
+
+
+# Options shared by every measuring command (ops and models).
 DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
 RuntimeOpt = typer.Option(None, "--runtime", "-r",
                           help="torch or onnxruntime (default: the device's own: torch on cpu "
@@ -39,13 +49,14 @@ BatchOpt = typer.Option(None, "--batch", "-b",
                         help=f"Batch of throughput mode (default {DEFAULT_THROUGHPUT_BATCH}); "
                              "latency mode is always batch 1.")
 ThreadsOpt = typer.Option(1, "--threads", "-t",
-                          help="CPU intra-op threads (the paper uses 1 on CPU and ARM).")
-OutOpt = typer.Option(Path("results"), "--out", "-o",
+                          help="CPU intra-op threads (the paper uses 1 on CPU and ARM); at most "
+                               "the CPUs this process may run on.")
+OutOpt = typer.Option("results", "--out", "-o", parser=_out_folder, metavar="PATH",
                       help="Folder that receives the new run directory.")
 QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
                                               "(rough numbers).")
 HostOpt = typer.Option(None, "--host", help="user@board for a remote device (not built yet).")
-SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
+SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs (0 to 2**64 - 1).")
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls (default 10; 2 with --quick).")
 MinTimeOpt = typer.Option(None, "--min-time", help="Least sampling seconds per case "
                                                    "(default 0.5).")
@@ -57,13 +68,31 @@ TargetCiOpt = typer.Option(None, "--target-ci", help="Stop when the 95% CI of th
                                                      "(default 1).")
 
 
+#: torch.manual_seed and torch.Generator.manual_seed take seeds up to 2**64 - 1; a negative
+#: seed wraps around to a large one, so it is refused rather than silently aliased.
+MAX_SEED = 2**64 - 1
 #: Models take up to ~350 ms a call here: give them more time to reach the CI target.
 MODELS_MAX_TIME_S = 15.0
+
+
+def _check_protocol_options(warmup: int | None, min_time: float | None,
+                            max_time: float | None, target_ci: float | None) -> None:
+    """Each protocol option on its own, named as the user typed it, with its unit."""
+    if warmup is not None and warmup < 0:
+        raise UsageError(f"--warmup {warmup} must be at least 0 calls")
+    for option, seconds in (("--min-time", min_time), ("--max-time", max_time)):
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise UsageError(f"{option} {seconds:g} must be a finite number of seconds, at "
+                             "least 0")
+    if target_ci is not None and not (math.isfinite(target_ci) and 0 < target_ci < 100):
+        raise UsageError(f"--target-ci {target_ci:g} must lie between 0 and 100 percent "
+                         "(exclusive), e.g. --target-ci 1")
 
 
 def _protocol(quick: bool, warmup: int | None, min_time: float | None,
               max_time: float | None, target_ci: float | None,
               default: Protocol = Protocol()) -> Protocol:
+    _check_protocol_options(warmup, min_time, max_time, target_ci)
     base = Protocol.quick() if quick else default
     changes: dict[str, Any] = {}
     if warmup is not None:
@@ -75,6 +104,9 @@ def _protocol(quick: bool, warmup: int | None, min_time: float | None,
     if target_ci is not None:
         changes["target_rel_ci"] = target_ci / 100
     protocol = Protocol(**{**base.__dict__, **changes})
+    if protocol.max_time_s < protocol.min_time_s:
+        raise UsageError(f"--max-time {protocol.max_time_s:g} s must be at least --min-time "
+                         f"{protocol.min_time_s:g} s: raise --max-time or lower --min-time")
     try:
         protocol.validate()
     except ValueError as error:
@@ -84,6 +116,9 @@ def _protocol(quick: bool, warmup: int | None, min_time: float | None,
 
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol) -> RunSettings:
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed {seed} must lie between 0 and {MAX_SEED} (torch seeds are "
+                         "64-bit unsigned)")
     if mode not in MODE_CHOICES:
         raise UsageError(f"unknown mode {mode!r}: choose latency, throughput or both (--mode)")
     modes = ("latency", "throughput") if mode == "both" else (mode,)
@@ -267,8 +302,17 @@ def _usage_error_message(error: Exception) -> str | None:
     return f"{format_message()} (see {path} --help)"
 
 
+def _tolerant_streams() -> None:
+    """Characters the output encoding lacks (±, – in tables) print as '?' instead of raising
+    after the run is saved (PYTHONIOENCODING=ascii, a C locale)."""
+    for stream in (sys.stdout, sys.stderr):
+        if callable(getattr(stream, "reconfigure", None)):  # not when replaced by a non-file
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: bad usage is one line on stderr and exit code 2, never a traceback."""
+    _tolerant_streams()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=list(argv) if argv is not None else None,

@@ -27,6 +27,7 @@ class Protocol:
     Sampling stops once ``min_runs`` samples and ``min_time_s`` seconds are reached and the 95%
     confidence interval of the median lies within ``target_rel_ci`` of the median (on both sides),
     or when ``max_time_s`` or ``max_runs`` is hit first (then the measurement is not converged).
+    ``max_time_s`` never stops sampling before ``min_runs`` samples.
     """
 
     warmup_runs: int = 10
@@ -46,6 +47,9 @@ class Protocol:
 
     def validate(self) -> None:
         """Raise ValueError for settings that cannot describe a measurement."""
+        for name, value in asdict(self).items():
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value}")
         if self.warmup_runs < 0 or self.min_runs < 1 or self.max_runs < self.min_runs:
             raise ValueError("need warmup_runs >= 0 and 1 <= min_runs <= max_runs")
         if min(self.warmup_time_s, self.min_time_s, self.block_time_s) < 0:
@@ -56,12 +60,12 @@ class Protocol:
             raise ValueError("target_rel_ci must lie in (0, 1)")
 
 
-def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
+def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int] | None:
     """0-based ranks (lo, hi) of the order statistics that bound the median with ``confidence``.
 
     Distribution-free: the number of samples below the true median is Binomial(n, 1/2). Exact for
-    n <= 1000, normal approximation above. For n < 6 no interval reaches 95%: the full range is
-    returned.
+    n <= 1000, normal approximation above. None when no interval reaches ``confidence`` (for 95%:
+    n < 6, where even min-max covers the median with only 1 - 2 / 2**n).
     """
     if n < 1:
         raise ValueError("need at least one sample")
@@ -76,7 +80,9 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
             if cdf > alpha / 2:
                 break
             k += 1
-        lo = max(k - 1, 0)
+        if k == 0:
+            return None
+        lo = k - 1
     else:
         lo = max(int(math.floor(n / 2 - Z95 * math.sqrt(n) / 2)) - 1, 0)
     hi = n - 1 - lo
@@ -96,13 +102,14 @@ class Stats:
     p90: float
     p99: float
     iqr: float
-    ci_low: float
-    ci_high: float
+    ci_low: float | None  # None: too few samples for a 95% interval
+    ci_high: float | None
 
     @property
     def rel_ci(self) -> float:
-        """Largest distance from the median to a CI bound, relative to the median."""
-        if self.median <= 0:
+        """Largest distance from the median to a CI bound, relative to the median (inf when
+        there is no interval)."""
+        if self.median <= 0 or self.ci_low is None or self.ci_high is None:
             return math.inf
         return max(self.median - self.ci_low, self.ci_high - self.median) / self.median
 
@@ -111,7 +118,7 @@ class Stats:
         arr = np.sort(np.asarray(samples, dtype=float))
         if arr.size == 0:
             raise ValueError("no samples")
-        lo, hi = median_ci_ranks(arr.size)
+        ranks = median_ci_ranks(arr.size)
         q25, q75, p90, p99 = np.percentile(arr, [25, 75, 90, 99])
         return cls(
             count=int(arr.size),
@@ -123,8 +130,8 @@ class Stats:
             p90=float(p90),
             p99=float(p99),
             iqr=float(q75 - q25),
-            ci_low=float(arr[lo]),
-            ci_high=float(arr[hi]),
+            ci_low=None if ranks is None else float(arr[ranks[0]]),
+            ci_high=None if ranks is None else float(arr[ranks[1]]),
         )
 
 
@@ -203,8 +210,8 @@ def measure(time_block: TimeBlock, protocol: Protocol = Protocol(),
         if n >= protocol.max_runs:
             reason = "max_runs"
             break
-        if elapsed >= protocol.max_time_s and n >= min(protocol.min_runs, 2):
-            break
+        if elapsed >= protocol.max_time_s and n >= protocol.min_runs:
+            break  # the time limit ends sampling, but never below min_runs samples
     if not converged and enough and Stats.from_samples(samples).rel_ci <= protocol.target_rel_ci:
         converged, reason = True, "converged"
     return Measurement(samples=samples, calls_per_sample=calls_per_sample, converged=converged,

@@ -21,7 +21,7 @@ from fnbench.errors import UsageError
 SCHEMA = "fnbench.run/1"
 STATUSES = ("running", "complete", "interrupted")
 
-#: CSV columns every suite has, in this order (DESIGN.md).
+#: Columns every suite has, in this order (records_frame's names; see CSV_RENAMES).
 COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
                   "flops", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
                   "throughput", "achieved_flops", "status"]
@@ -29,8 +29,12 @@ COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch
 STATS_COLUMNS = ["latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
                  "latency_iqr_ms", "latency_ci_low_ms", "latency_ci_high_ms", "samples",
                  "converged", "uncounted_ops", "error"]
+#: results.csv names the columns whose unit the in-memory name leaves out (FLOPs are MACs).
+CSV_RENAMES = {"flops": "flops_macs", "achieved_flops": "achieved_flops_macs_per_s",
+               "throughput": "throughput_samples_per_s"}
 #: Extra columns of the ops suite.
-OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "groups", "impl"]
+OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "conv_channels",
+               "groups", "impl"]
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -38,14 +42,30 @@ def utc_stamp(now: datetime | None = None) -> str:
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
+def current_umask() -> int:
+    """This process's umask, read from /proc where Linux offers it (setting it to read it back
+    is the fallback)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename."""
+    """Write ``text`` to ``path`` through a temp file in the same folder and a rename; the file
+    gets the mode a plain open() would give it (mkstemp's temp files are 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -102,7 +122,8 @@ class RunWriter:
         self.run["status"] = status
         self.run["finished"] = datetime.now(timezone.utc).isoformat()
         self._flush()
-        write_atomic(self.path / "results.csv", records_frame(self.run).to_csv(index=False))
+        csv = records_frame(self.run).rename(columns=CSV_RENAMES).to_csv(index=False)
+        write_atomic(self.path / "results.csv", csv)
         write_atomic(self.path / "results.md", markdown)
 
     def _flush(self) -> None:

@@ -34,6 +34,10 @@ class RunSettings:
                 "seed": self.seed, "protocol": asdict(self.protocol)}
 
 
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
 def _derived(flops: float | None, batch: int, measurement: Measurement) -> dict[str, Any]:
     stats = measurement.stats
     ms = 1e3
@@ -44,8 +48,8 @@ def _derived(flops: float | None, batch: int, measurement: Measurement) -> dict[
         "achieved_flops": flops * batch / per_call if flops and per_call > 0 else None,
         "latency_mean_ms": stats.mean * ms, "latency_std_ms": stats.std * ms,
         "latency_min_ms": stats.min * ms, "latency_p99_ms": stats.p99 * ms,
-        "latency_iqr_ms": stats.iqr * ms, "latency_ci_low_ms": stats.ci_low * ms,
-        "latency_ci_high_ms": stats.ci_high * ms, "samples": stats.count,
+        "latency_iqr_ms": stats.iqr * ms, "latency_ci_low_ms": _scaled(stats.ci_low, ms),
+        "latency_ci_high_ms": _scaled(stats.ci_high, ms), "samples": stats.count,
         "converged": measurement.converged,
     }
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import torch
@@ -14,11 +15,14 @@ import torch.nn as nn
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m fnbench ARGS`` with captured output."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None,
+            preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
+    """``python -m fnbench ARGS`` with captured output; ``env`` adds variables and
+    ``preexec_fn`` runs in the child first (to set its umask or CPU affinity)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run([sys.executable, "-m", "fnbench", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout, env=env)
+                          text=True, cwd=cwd, timeout=timeout, env=env, preexec_fn=preexec_fn)
 
 
 @pytest.fixture

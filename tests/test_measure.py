@@ -29,8 +29,19 @@ def test_median_ci_ranks_normal_approximation_covers_95(n):
     assert 0.95 <= coverage < 0.965
 
 
-def test_small_samples_fall_back_to_the_full_range():
-    assert median_ci_ranks(5) == (0, 4)
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+def test_fewer_than_six_samples_have_no_95_interval(n):
+    assert 1 - 2 * sps.binom.cdf(0, n, 0.5) < 0.95  # even min-max misses the median too often
+    assert median_ci_ranks(n) is None
+    stats = Stats.from_samples(np.arange(1.0, n + 1))
+    assert stats.ci_low is None and stats.ci_high is None
+    assert stats.rel_ci == float("inf")
+
+
+def test_six_samples_give_min_max_as_the_95_interval():
+    assert 1 - 2 * sps.binom.cdf(0, 6, 0.5) >= 0.95
+    stats = Stats.from_samples([3.0, 1.0, 2.0, 6.0, 5.0, 4.0])
+    assert (stats.ci_low, stats.ci_high) == (1.0, 6.0)
     with pytest.raises(ValueError):
         median_ci_ranks(0)
 
@@ -125,6 +136,43 @@ def test_noisy_samples_stop_at_the_time_limit_unconverged():
     assert sum(m.samples) == pytest.approx(0.5, abs=0.03)
 
 
+def test_the_time_limit_never_stops_below_min_runs():
+    clock, calls = FakeClock(), []
+    # every call takes 1-3 s, past --quick's 0.5 s limit: the old loop stopped at 2 samples
+    durations = itertools.cycle([1.0, 2.0, 3.0])
+    m = measure(block_from(durations, clock, calls), Protocol.quick(), clock=clock)
+    assert len(m.samples) == Protocol.quick().min_runs == 6
+    assert m.stop_reason == "max_time" and not m.converged
+
+
+def test_a_measurement_without_a_95_interval_reports_none_and_never_converges():
+    clock, calls = FakeClock(), []
+    protocol = Protocol(warmup_runs=0, warmup_time_s=0.0, min_runs=3, min_time_s=0.0,
+                        max_time_s=10, max_runs=3, target_rel_ci=0.99)
+    m = measure(block_from(itertools.repeat(1e-3), clock, calls), protocol, clock=clock)
+    assert len(m.samples) == 3 and not m.converged and m.stop_reason == "max_runs"
+    stats = m.to_dict()["stats"]
+    assert stats["ci_low"] is None and stats["ci_high"] is None
+
+
+def test_a_record_without_a_95_interval_has_null_ci_and_a_dash_in_the_table():
+    from fnbench.devices import open_device
+    from fnbench.operators import operator_grid
+    from fnbench.report.table import ops_table
+    from fnbench.results import records_frame
+    from fnbench.runner import RunSettings, measure_workload
+
+    workload = operator_grid(["dwconv"], [(8, 4, 4)], layers=1)[0]
+    protocol = Protocol(warmup_runs=1, warmup_time_s=0.0, min_runs=4, min_time_s=0.0,
+                        max_time_s=10, max_runs=4, target_rel_ci=0.5)
+    record = measure_workload(workload, open_device("cpu"), "latency",
+                              RunSettings(protocol=protocol))
+    assert record["status"] == "ok" and record["samples"] == 4
+    assert record["latency_ci_low_ms"] is None and record["latency_ci_high_ms"] is None
+    table = ops_table(records_frame([record]))
+    assert table.rows[0][table.columns.index("±CI")] == "–"
+
+
 def test_max_runs_caps_sampling():
     clock, calls = FakeClock(), []
     rng = np.random.default_rng(4)
@@ -154,7 +202,10 @@ def test_latency_mode_times_one_call_per_sample():
 
 @pytest.mark.parametrize("bad", [dict(min_runs=0), dict(max_runs=1, min_runs=2),
                                  dict(target_rel_ci=0), dict(target_rel_ci=1.5),
-                                 dict(min_time_s=2, max_time_s=1), dict(warmup_time_s=-1)])
+                                 dict(min_time_s=2, max_time_s=1), dict(warmup_time_s=-1),
+                                 dict(min_time_s=float("nan")), dict(max_time_s=float("nan")),
+                                 dict(max_time_s=float("inf")),
+                                 dict(target_rel_ci=float("nan"))])
 def test_protocol_rejects_impossible_settings(bad):
     with pytest.raises(ValueError):
         Protocol(**bad).validate()
