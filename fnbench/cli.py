@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -40,7 +41,16 @@ stderr = Console(stderr=True, markup=False, emoji=False)
 
 MODE_CHOICES = ("latency", "throughput", "both")
 
-# Options shared by every measuring command.
+
+def _out_folder(value: str | Path) -> Path:
+    """--out as a Path; an empty name would silently mean the current folder."""
+    if not str(value).strip():
+        raise typer.BadParameter("is empty: name a folder, e.g. --out results (or --out . for "
+                                 "this one)")
+    return Path(value)
+
+
+# Options shared by every measuring command (ops and models).
 DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
 RuntimeOpt = typer.Option(None, "--runtime", "-r",
                           help="torch or onnxruntime (default: the device's own: torch on cpu "
@@ -52,8 +62,9 @@ BatchOpt = typer.Option(None, "--batch", "-b",
                         help=f"Batch of throughput mode (default {DEFAULT_THROUGHPUT_BATCH}); "
                              "latency mode is always batch 1.")
 ThreadsOpt = typer.Option(1, "--threads", "-t",
-                          help="CPU intra-op threads (the paper uses 1 on CPU and ARM).")
-OutOpt = typer.Option(Path("results"), "--out", "-o",
+                          help="CPU intra-op threads (the paper uses 1 on CPU and ARM); at most "
+                               "the CPUs this process may run on.")
+OutOpt = typer.Option("results", "--out", "-o", parser=_out_folder, metavar="PATH",
                       help="Folder that receives the new run directory.")
 QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
                                               "(rough numbers).")
@@ -63,7 +74,7 @@ SshOptionOpt = typer.Option(None, "--ssh-option", help="Passed to ssh as is (rep
                                                       "e.g. --ssh-option=-J --ssh-option=jump.")
 RemotePythonOpt = typer.Option("python3", "--remote-python",
                                help="The board's Python with numpy and onnxruntime.")
-SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs.")
+SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs (0 to 2**64 - 1).")
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls when a workload is first "
                                                 "prepared (default 10; 2 with --quick).")
 RoundTimeOpt = typer.Option(None, "--round-time", help="Sampling seconds per round (default "
@@ -84,17 +95,47 @@ ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's round
 NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
                                                             "workload (no relative_latency).")
 
+#: torch.manual_seed and torch.Generator.manual_seed take seeds up to 2**64 - 1; a negative
+#: seed wraps around to a large one, so it is refused rather than silently aliased.
+MAX_SEED = 2**64 - 1
 #: Models take up to ~350 ms a call here: longer rounds and a larger time budget.
 MODELS_PROTOCOL = Protocol(warmup_runs=3, round_time_s=0.25, max_time_s=10.0)
+
+
+def _check_protocol_options(warmup: int | None, round_time: float | None,
+                            min_rounds: int | None, max_rounds: int | None,
+                            max_time: float | None, target_ci: float | None) -> None:
+    """Each protocol option on its own, named as the user typed it, with its unit."""
+    if warmup is not None and warmup < 0:
+        raise UsageError(f"--warmup {warmup} must be at least 0 calls")
+    for option, seconds in (("--round-time", round_time), ("--max-time", max_time)):
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise UsageError(f"{option} {seconds:g} must be a finite number of seconds, at "
+                             "least 0")
+    if max_time is not None and max_time == 0:
+        raise UsageError("--max-time 0 leaves no time for rounds: give a positive number of "
+                         "seconds, e.g. --max-time 5")
+    if min_rounds is not None and min_rounds < 2:
+        raise UsageError(f"--min-rounds {min_rounds} must be at least 2 (an interval needs two "
+                         "rounds)")
+    if max_rounds is not None and max_rounds < 2:
+        raise UsageError(f"--max-rounds {max_rounds} must be at least 2 rounds")
+    if target_ci is not None and not (math.isfinite(target_ci) and 0 < target_ci < 100):
+        raise UsageError(f"--target-ci {target_ci:g} must lie between 0 and 100 percent "
+                         "(exclusive), e.g. --target-ci 3")
 
 
 def _protocol(quick: bool, warmup: int | None, round_time: float | None,
               min_rounds: int | None, max_rounds: int | None, max_time: float | None,
               target_ci: float | None, default: Protocol = Protocol()) -> Protocol:
+    _check_protocol_options(warmup, round_time, min_rounds, max_rounds, max_time, target_ci)
     base = Protocol.quick() if quick else default
     protocol = with_changes(base, warmup_runs=warmup, round_time_s=round_time,
                             min_rounds=min_rounds, max_rounds=max_rounds, max_time_s=max_time,
                             target_rel_ci=None if target_ci is None else target_ci / 100)
+    if protocol.max_rounds < protocol.min_rounds:
+        raise UsageError(f"--max-rounds {protocol.max_rounds} must be at least --min-rounds "
+                         f"{protocol.min_rounds}: raise --max-rounds or lower --min-rounds")
     try:
         protocol.validate()
     except ValueError as error:
@@ -105,6 +146,9 @@ def _protocol(quick: bool, warmup: int | None, round_time: float | None,
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
               no_reference: bool = False) -> RunSettings:
+    if not 0 <= seed <= MAX_SEED:
+        raise UsageError(f"--seed {seed} must lie between 0 and {MAX_SEED} (torch seeds are "
+                         "64-bit unsigned)")
     if mode not in MODE_CHOICES:
         raise UsageError(f"unknown mode {mode!r}: choose latency, throughput or both (--mode)")
     modes = ("latency", "throughput") if mode == "both" else (mode,)
@@ -434,8 +478,17 @@ def _usage_error_message(error: Exception) -> str | None:
     return f"{format_message()} (see {path} --help)"
 
 
+def _tolerant_streams() -> None:
+    """Characters the output encoding lacks (±, – in tables) print as '?' instead of raising
+    after the run is saved (PYTHONIOENCODING=ascii, a C locale)."""
+    for stream in (sys.stdout, sys.stderr):
+        if callable(getattr(stream, "reconfigure", None)):  # not when replaced by a non-file
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: bad usage is one line on stderr and exit code 2, never a traceback."""
+    _tolerant_streams()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=list(argv) if argv is not None else None,

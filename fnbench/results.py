@@ -34,13 +34,31 @@ STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency
                  "latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
                  "latency_iqr_ms", "samples", "rounds", "converged", "uncounted_ops", "error",
                  "key", "workload_hash"]
+#: results.csv names the columns whose unit the in-memory name leaves out (FLOPs are MACs).
+CSV_RENAMES = {"flops": "flops_macs", "achieved_flops": "achieved_flops_macs_per_s",
+               "throughput": "throughput_samples_per_s"}
 #: Extra columns of the ops suite.
-OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "groups", "impl"]
+OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "conv_channels",
+               "groups", "impl"]
 
 
 def utc_stamp(now: datetime | None = None) -> str:
     """20261125T190412Z: sortable and safe in file names."""
     return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def current_umask() -> int:
+    """This process's umask, read from /proc where Linux offers it (setting it to read it back
+    is the fallback)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 #: Errors that more room would fix.
@@ -57,9 +75,9 @@ class RunFileError(Exception):
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename.
-
-    An operating-system failure is a RunFileError; ``path`` is then left as it was.
+    """Write ``text`` to ``path`` through a temp file in the same folder and a rename; the file
+    gets the mode a plain open() would give it (mkstemp's temp files are 0600). An
+    operating-system failure is a RunFileError; ``path`` is then left as it was.
     """
     tmp = None
     try:
@@ -68,6 +86,7 @@ def write_atomic(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException as error:
         if tmp is not None:
@@ -140,7 +159,8 @@ class RunWriter:
         ``interrupted_by``) and write every file; ``markdown`` may be a function of the run."""
         self._mark(status, **details)
         self._flush()
-        write_atomic(self.path / "results.csv", records_frame(self.run).to_csv(index=False))
+        csv = records_frame(self.run).rename(columns=CSV_RENAMES).to_csv(index=False)
+        write_atomic(self.path / "results.csv", csv)
         text = markdown(self.run) if callable(markdown) else markdown
         write_atomic(self.path / "results.md", text)
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import signal
-import statistics
 import socket
+import stat
+import statistics
 import subprocess
 import sys
 import time
@@ -17,10 +19,15 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, assert_usage_error, cli_env, run_cli
-from fnbench.results import COMMON_COLUMNS, OPS_COLUMNS, load_run
+from fnbench.results import OPS_COLUMNS, load_run
 
 SMALL = ["--sizes", "32x14x14,64x7x7", "--layers", "2", "--quick"]
+TINY = ["--sizes", "16x8x8", "--layers", "1", "--quick"]
 REFERENCE = REPO / "results" / "reference"
+#: results.csv's first columns: FLOPs are MACs, and the names say so.
+CSV_COMMON = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
+              "flops_macs", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
+              "throughput_samples_per_s", "achieved_flops_macs_per_s", "status"]
 
 
 def only_run(out: Path) -> Path:
@@ -55,9 +62,14 @@ def test_ops_writes_a_complete_run(tmp_path, runtime):
         if runtime == "onnxruntime":
             assert record["notes"]["parity_ok"]
     frame = pd.read_csv(run_dir / "results.csv")
-    assert list(frame.columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
+    assert list(frame.columns[:len(CSV_COMMON)]) == CSV_COMMON
     assert set(OPS_COLUMNS) <= set(frame.columns)
     assert len(frame) == 8 and set(frame["threads"]) == {1}
+    conv = frame[frame["name"] == "conv3x3-32x14x14-L2"].iloc[0]
+    assert conv["flops_macs"] == 2 * 14 * 14 * 3 * 3 * 32 * 32  # the paper's h w k^2 c^2
+    assert conv["throughput_samples_per_s"] == pytest.approx(1e3 / conv["latency_ms"])
+    assert conv["achieved_flops_macs_per_s"] == pytest.approx(
+        conv["flops_macs"] * 1e3 / conv["latency_ms"])
     table = (run_dir / "results.md").read_text()
     assert table.count("\n| ") == 1 + 8  # header and one row per record
     assert "pconv3x3_r1/4" in result.stdout  # the table is printed on stdout
@@ -120,7 +132,9 @@ def test_devices_lists_cpu_with_fingerprint():
     (["--mode", "fastest"], "unknown mode"),
     (["--batch", "8"], "latency mode is batch 1"),
     (["--threads", "0"], "--threads 0"),
-    (["--target-ci", "0"], "bad protocol options"),
+    (["--seed", "99999999999999999999999"],
+     "--seed 99999999999999999999999 must lie between 0 and 18446744073709551615"),
+    (["--seed", "-1"], "--seed -1 must lie between 0 and"),
     (["--runtime", "tensorrt"], "does not offer --runtime tensorrt"),
     (["--host", "pi@nowhere.invalid"], "cannot connect to --host pi@nowhere.invalid"),
     (["--layers", "x"], "Invalid value for '--layers'"),
@@ -392,3 +406,120 @@ def test_report_of_a_damaged_run_is_one_line_exit_2(tmp_path, case, fragment):
     result = run_cli("report", str(tmp_path))
     assert_usage_error(result, fragment, "is damaged", "rerun the benchmark")
     assert result.stdout == "" and os.listdir(tmp_path) == ["run.json"]
+
+
+def _one_cpu() -> None:
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+@pytest.mark.parametrize("command", [["ops"], ["models", "--models", "fasternet_t0"]])
+def test_threads_above_the_usable_cpus_are_refused(tmp_path, command):
+    limit = len(os.sched_getaffinity(0))
+    out = tmp_path / "out"
+    result = run_cli(*command, "--threads", str(limit + 1), "--out", str(out))
+    assert_usage_error(result, f"--threads {limit + 1} is more than the {limit} CPU(s)",
+                       f"use --threads {limit} or fewer")
+    assert not out.exists()
+
+
+def test_the_thread_limit_follows_the_affinity_and_is_recorded(tmp_path):
+    out = tmp_path / "out"
+    refused = run_cli("ops", "--threads", "2", "--out", str(out), preexec_fn=_one_cpu)
+    assert_usage_error(refused, "--threads 2 is more than the 1 CPU(s)", "--threads 1 or fewer")
+    assert not out.exists()
+    result = run_cli("ops", "--ops", "dwconv", *TINY, "--out", str(out), preexec_fn=_one_cpu)
+    assert result.returncode == 0, result.stderr
+    run = load_run(only_run(out))
+    assert run["threads"] == 1 and run["environment"]["threads"]["usable_cpus"] == 1
+    assert len(run["environment"]["cpu"]["affinity"]) == 1
+
+
+def test_the_largest_torch_seed_runs(tmp_path):
+    result = run_cli("ops", "--ops", "pconv", *TINY, "--seed", str(2**64 - 1),
+                     "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    run = load_run(only_run(tmp_path))
+    assert run["settings"]["seed"] == 2**64 - 1
+    assert [r["status"] for r in run["records"]] == ["ok"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["ops", "--round-time", "nan"], "--round-time nan must be a finite number of seconds"),
+    (["ops", "--round-time", "-1"],
+     "--round-time -1 must be a finite number of seconds, at least 0"),
+    (["ops", "--max-time", "nan"], "--max-time nan must be a finite number of seconds"),
+    (["ops", "--max-time", "inf"], "--max-time inf must be a finite number of seconds"),
+    (["ops", "--max-time", "0"], "--max-time 0 leaves no time for rounds"),
+    (["ops", "--min-rounds", "1"], "--min-rounds 1 must be at least 2"),
+    (["ops", "--min-rounds", "9", "--max-rounds", "5"],
+     "--max-rounds 5 must be at least --min-rounds 9"),
+    (["ops", "--quick", "--min-rounds", "20"], "--max-rounds 8 must be at least --min-rounds 20"),
+    (["ops", "--target-ci", "100"],
+     "--target-ci 100 must lie between 0 and 100 percent (exclusive)"),
+    (["ops", "--target-ci", "0"], "--target-ci 0 must lie between 0 and 100 percent"),
+    (["ops", "--target-ci", "nan"], "--target-ci nan must lie between 0 and 100 percent"),
+    (["ops", "--warmup", "-1"], "--warmup -1 must be at least 0 calls"),
+    (["models", "--models", "fasternet_t0", "--max-time", "inf"], "--max-time inf must be"),
+])
+def test_protocol_errors_name_the_option_and_its_unit(tmp_path, args, message):
+    out = tmp_path / "out"
+    result = run_cli(*args, "--out", str(out))
+    assert_usage_error(result, message)
+    for field in ("round_time_s", "max_time_s", "target_rel_ci", "warmup_runs", "min_rounds",
+                  "max_rounds"):
+        assert field not in result.stderr
+    assert not out.exists()
+
+
+def test_quick_takes_its_minimum_rounds_however_slow_the_case(tmp_path):
+    # the 1 ms budget is spent by the first ~3 ms round: every round still counts toward the
+    # minimum, and the interval comes from those rounds, labelled 95% only because it is one
+    result = run_cli("ops", "--ops", "conv", "--sizes", "96x56x56", "--layers", "1", "--quick",
+                     "--max-time", "0.001", "--no-reference", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (record,) = load_run(only_run(tmp_path))["records"]
+    rounds = record["measurement"]["rounds"]
+    assert record["rounds"] == len(rounds) == 4 and not record["converged"]
+    logs = [math.log(statistics.median(r["samples"])) for r in rounds]
+    half = 3.18244631 * statistics.stdev(logs) * math.sqrt(2 / 4)  # t(3), re-run interval
+    assert record["latency_lo_ms"] == pytest.approx(
+        math.exp(statistics.fmean(logs) - half) * 1e3)
+    assert record["latency_hi_ms"] == pytest.approx(
+        math.exp(statistics.fmean(logs) + half) * 1e3)
+
+
+def test_names_given_twice_run_once_in_the_order_first_given(tmp_path):
+    result = run_cli("ops", "--ops", "pconv,conv,pconv", "--sizes", "16x8x8,8x4x4, 16 x 8 x 8",
+                     "--impl", "slicing,split_cat,slicing", "--layers", "1", "--quick",
+                     "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    names = [r["name"] for r in load_run(only_run(tmp_path))["records"]]
+    assert names == ["pconv3x3_r1/4-slicing-16x8x8-L1", "pconv3x3_r1/4-split_cat-16x8x8-L1",
+                     "pconv3x3_r1/4-slicing-8x4x4-L1", "pconv3x3_r1/4-split_cat-8x4x4-L1",
+                     "conv3x3-16x8x8-L1", "conv3x3-8x4x4-L1"]
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    result = run_cli("ops", "--ops", "dwconv", *TINY, "--out", str(tmp_path),
+                     preexec_fn=lambda: os.umask(0o027))
+    assert result.returncode == 0, result.stderr
+    run_dir = only_run(tmp_path)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in run_dir.iterdir()}
+    assert modes == {"run.json": 0o640, "results.csv": 0o640, "results.md": 0o640}
+
+
+def test_an_ascii_only_terminal_gets_the_table_not_a_traceback(tmp_path):
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    result = run_cli("ops", "--ops", "pconv", *TINY, "--out", str(tmp_path), env=ascii_only)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pconv3x3_r1/4 x1" in result.stdout and "?95%" in result.stdout  # ± cannot print
+    report = run_cli("report", str(only_run(tmp_path)), env=ascii_only)
+    assert report.returncode == 0, report.stderr
+    assert "pconv3x3_r1/4 x1" in report.stdout
+
+
+def test_an_empty_out_is_refused_rather_than_meaning_here(tmp_path):
+    result = run_cli("ops", "--out", "", *TINY, cwd=tmp_path)
+    assert_usage_error(result, "'--out'", "is empty", "--out results")
+    assert list(tmp_path.iterdir()) == []

@@ -8,6 +8,7 @@ import torch
 from conftest import assert_usage_error, run_cli
 from fnbench.devices import open_device
 from fnbench.models import create
+from fnbench.models.workloads import select_models
 from fnbench.results import load_run
 from fnbench.runner import RunSettings, run_workloads
 from fnbench.measure import Protocol
@@ -109,3 +110,8 @@ def test_one_failing_workload_never_loses_the_others():
     assert [r["status"] for r in records] == ["error", "ok"]
     assert records[0]["error"] == "RuntimeError: cannot build this one"
     assert "Traceback" in records[0]["traceback"]
+
+
+def test_a_model_named_twice_is_selected_once_in_the_order_given():
+    assert select_models("paper", "resnet50,fasternet_t0, resnet50,fasternet_t0") == \
+        ["resnet50", "fasternet_t0"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from fractions import Fraction
+
 import pytest
 import torch
 
@@ -9,7 +12,6 @@ from fnbench.accounting import count_params, fvcore_macs
 from fnbench.errors import UsageError
 from fnbench.operators import OPERATORS, LayerConfig, PConv, operator_grid, partial_channels
 from fnbench.operators.grid import parse_impls, parse_operators, parse_ratio, parse_sizes
-from fnbench.operators.zoo import ratio_label
 from fnbench.report.paper import paper_table
 
 
@@ -111,7 +113,53 @@ def test_names_and_labels():
                                            impls=["split_cat", "slicing"])]
     assert names == ["gconv3x3_g8-64x7x7", "pconv3x3_r1/4-split_cat-64x7x7",
                      "pconv3x3_r1/4-slicing-64x7x7"]
-    assert ratio_label(0.5) == "1/2" and ratio_label(1.0) == "1"
+
+
+@pytest.mark.parametrize("ratio,label", [
+    (0.5, "pconv3x3_r1/2"), (1.0, "pconv3x3_r1"), (1 / 3, "pconv3x3_r1/3"),
+    (0.999, "pconv3x3_cp95of96"),  # floor(95.9): 95 of 96 channels, not "r1"
+    (0.01, "pconv3x3_cp1of96"), (1 / 1000, "pconv3x3_cp1of96"),  # one channel, not r1/64, r0
+    (0.3, "pconv3x3_cp28of96"),  # 28/96 = 7/24, not 3/10
+])
+def test_pconv_labels_name_the_channels_that_run(ratio, label):
+    assert operator_grid(["pconv"], [(96, 7, 7)], ratio=ratio)[0].meta["label"] == label
+
+
+def _convolved(workload) -> int:
+    """Channels the first built PConv layer really convolves, read from its conv."""
+    layer = workload.build()[0]
+    pconv = layer[0] if isinstance(layer, torch.nn.Sequential) else layer
+    return pconv.conv.in_channels
+
+
+def _stated_share(label: str) -> Fraction:
+    """The share of the channels a label says is convolved: r1/4 -> 1/4, cp95of96 -> 95/96."""
+    match = re.match(r"pconv3x3_(?:r(\d+)(?:/(\d+))?|cp(\d+)of(\d+))(\+pwconv1x1)?$", label)
+    assert match, label
+    num, den, cp, channels, _ = match.groups()
+    return Fraction(int(cp), int(channels)) if cp else Fraction(int(num), int(den or 1))
+
+
+RATIOS = [0.01, 1 / 1000, 1 / 64, 0.1, 0.25, 0.26, 0.3, 1 / 3, 0.5, 0.99, 0.999, 1.0]
+
+
+@pytest.mark.parametrize("op", ["pconv", "pconv_pwconv"])
+@pytest.mark.parametrize("channels", [96, 42, 7])
+def test_a_pconv_label_states_the_share_really_convolved(op, channels):
+    for ratio in RATIOS:
+        workload = operator_grid([op], [(channels, 5, 5)], layers=1, ratio=ratio)[0]
+        convolved = _convolved(workload)
+        assert _stated_share(workload.meta["label"]) == Fraction(convolved, channels), ratio
+        assert workload.meta["conv_channels"] == convolved
+
+
+def test_ratios_that_convolve_different_channels_get_different_names():
+    convolved_by_name: dict[str, set[int]] = {}
+    for ratio in RATIOS:
+        workload = operator_grid(["pconv"], [(96, 7, 7)], layers=1, ratio=ratio)[0]
+        convolved_by_name.setdefault(workload.name, set()).add(_convolved(workload))
+    assert all(len(counts) == 1 for counts in convolved_by_name.values()), convolved_by_name
+    assert len(convolved_by_name) >= 8  # 1, 9, 24, 28, 32, 48, 95 and 96 channels
 
 
 def test_workload_builds_the_stack_it_describes():

@@ -22,7 +22,7 @@ def record(name: str, **extra) -> dict:
             "throughput": 1000.0, "achieved_flops": 1e4, "status": "ok",
             "uncounted_ops": {"aten::foo": 2},
             "meta": {"op": "conv", "channels": 8, "height": 4, "width": 4, "layers": 1,
-                     "ratio": None, "groups": 1, "impl": None}}
+                     "ratio": None, "conv_channels": None, "groups": 1, "impl": None}}
     base.update(extra)
     return base
 
@@ -71,7 +71,11 @@ def test_writer_keeps_run_json_current_and_writes_all_files(tmp_path):
     assert run["records"][0]["latency_ms"] is None  # NaN is not JSON
     assert (tmp_path / "results.md").read_text() == "# table\n"
     frame = pd.read_csv(tmp_path / "results.csv")
-    assert list(frame.columns[:len(COMMON_COLUMNS)]) == COMMON_COLUMNS
+    assert list(frame.columns[8:15]) == ["flops_macs", "params", "memory_bytes", "latency_ms",
+                                         "latency_p90_ms", "throughput_samples_per_s",
+                                         "achieved_flops_macs_per_s"]  # units in the names
+    assert frame.loc[0, "flops_macs"] == 10.0 and frame.loc[0, "achieved_flops_macs_per_s"] == 1e4
+    assert frame.loc[0, "throughput_samples_per_s"] == 1000.0
     assert set(OPS_COLUMNS) <= set(frame.columns)
     assert frame.loc[1, "uncounted_ops"] == "aten::foo=2"
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

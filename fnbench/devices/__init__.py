@@ -6,6 +6,7 @@ from fnbench.devices.arm import ArmDevice
 from fnbench.devices.base import Device, Prepared
 from fnbench.devices.cpu import CpuDevice
 from fnbench.devices.cuda import CudaDevice
+from fnbench.devices.fingerprint import usable_cpus
 from fnbench.errors import UsageError
 
 DEVICES: dict[str, type[Device]] = {cls.name: cls for cls in (CpuDevice, CudaDevice, ArmDevice)}
@@ -28,6 +29,10 @@ def open_device(name: str, runtime: str | None = None, threads: int = 1,
                          f"{' or '.join(cls.runtimes)}")
     if threads < 1:
         raise UsageError(f"--threads {threads} must be at least 1")
+    limit = usable_cpus()
+    if threads > limit:
+        raise UsageError(f"--threads {threads} is more than the {limit} CPU(s) this process may "
+                         f"run on: use --threads {limit} or fewer")
     reason = cls.unavailable_reason()
     if reason:
         raise UsageError(f"--device {name}: {reason}")

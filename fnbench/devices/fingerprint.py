@@ -72,6 +72,14 @@ def git_commit() -> dict[str, Any] | None:
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity where the OS reports one, else all CPUs."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def environment(threads: int) -> dict[str, Any]:
     """Everything about this machine and software that can change a measurement."""
     try:
@@ -96,7 +104,7 @@ def environment(threads: int) -> dict[str, Any]:
         "python": sys.version.split()[0],
         "packages": package_versions(),
         "fnbench": {"version": fnbench.__version__, "git": git_commit()},
-        "threads": {"requested": threads,
+        "threads": {"requested": threads, "usable_cpus": usable_cpus(),
                     "environment": {k: os.environ[k] for k in THREAD_VARIABLES
                                     if k in os.environ}},
     }

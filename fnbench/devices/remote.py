@@ -38,8 +38,10 @@ _HOST = re.compile(r"^(?:(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@)?"
 _SHIPPED = {"board_runner.py": Path(__file__).with_name("board_runner.py"),
             "ort_session.py": Path(__file__).with_name("ort_session.py"),
             "measure.py": Path(__file__).parent.parent / "measure.py"}
-PROBE = ("import json, platform, sys\n"
-         "out = {'machine': platform.machine(), 'python': sys.version.split()[0]}\n"
+PROBE = ("import json, os, platform, sys\n"
+         "out = {'machine': platform.machine(), 'python': sys.version.split()[0],\n"
+         "       'cpus': len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')\n"
+         "       else os.cpu_count()}\n"
          "for name in ('numpy', 'onnxruntime'):\n"
          "    try:\n"
          "        out[name] = __import__(name).__version__\n"
@@ -159,6 +161,10 @@ class RemoteDevice(Device):
         self.ssh = SSH(host, ssh_options)
         self.python = python
         self.board = probe(self.ssh, python, name)
+        cpus = self.board.get("cpus")
+        if cpus and threads > cpus:
+            raise UsageError(f"--threads {threads} is more than the {cpus} CPU(s) of --host "
+                             f"{host.text}: use --threads {cpus} or fewer")
         self.fingerprint: dict[str, Any] | None = None
 
     @classmethod

@@ -11,19 +11,20 @@ from fnbench.accounting import model_accounting
 from fnbench.errors import UsageError
 from fnbench.models.weights import load_weights
 from fnbench.models.zoo import create, model_names, spec
-from fnbench.operators.grid import split_list
+from fnbench.operators.grid import split_list, unique
 from fnbench.workload import Workload
 
 
 def select_models(model_set: str, models: str | None) -> list[str]:
-    """Names from ``--models a,b,c`` when given, else the names of ``--set``; all validated."""
+    """Names from ``--models a,b,c`` when given, else the names of ``--set``; all validated,
+    each once in the order given."""
     names = split_list(models) if models is not None else model_names(model_set)
     if not names:
         raise UsageError("--models is empty: name at least one model, e.g. --models "
                          "fasternet_t0,resnet50")
     for name in names:
         spec(name)
-    return names
+    return unique(names)
 
 
 def model_workload(name: str, weights: Path | None = None) -> Workload:

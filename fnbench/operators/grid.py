@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 import re
 from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, TypeVar
 
 import torch.nn as nn
 
 from fnbench.accounting import BYTES_PER_ELEMENT
 from fnbench.errors import UsageError
-from fnbench.operators.pconv import FORWARD_FORMS
+from fnbench.operators.pconv import FORWARD_FORMS, partial_channels
 from fnbench.operators.zoo import OPERATORS, LayerConfig, OperatorSpec
 from fnbench.workload import Accounting, Workload
 
@@ -21,12 +21,19 @@ PAPER_LAYERS = 10
 PAPER_RATIO = 0.25
 PAPER_GROUPS = 16
 
+T = TypeVar("T")
+
 _SIZE = re.compile(r"^\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)\s*$")
 
 
 def split_list(text: str) -> list[str]:
     """'a, b,,c' -> ['a', 'b', 'c']."""
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def unique(items: Iterable[T]) -> list[T]:
+    """Each item once, in the order first given: a name listed twice runs once."""
+    return list(dict.fromkeys(items))
 
 
 def unknown_name_error(kind: str, name: str, known: Iterable[str], option: str) -> UsageError:
@@ -44,7 +51,7 @@ def parse_operators(text: str) -> list[str]:
     for name in names:
         if name not in OPERATORS:
             raise unknown_name_error("operator", name, OPERATORS, "--ops")
-    return names
+    return unique(names)
 
 
 def parse_sizes(text: str) -> list[tuple[int, int, int]]:
@@ -58,7 +65,7 @@ def parse_sizes(text: str) -> list[tuple[int, int, int]]:
         sizes.append(tuple(int(g) for g in match.groups()))
     if not sizes:
         raise UsageError("--sizes is empty: give at least one CxHxW, e.g. --sizes 96x56x56")
-    return sizes
+    return unique(sizes)
 
 
 def parse_ratio(text: str) -> float:
@@ -81,7 +88,7 @@ def parse_impls(text: str) -> list[str]:
             raise unknown_name_error("PConv forward form", impl, FORWARD_FORMS, "--impl")
     if not impls:
         raise UsageError("--impl is empty: choose split_cat, slicing or both (comma-separated)")
-    return impls
+    return unique(impls)
 
 
 def _stack(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> nn.Module:
@@ -106,6 +113,8 @@ def operator_workload(op: str, cfg: LayerConfig, layers: int) -> Workload:
     meta = {"op": op, "label": label, "channels": cfg.channels, "height": cfg.height,
             "width": cfg.width, "layers": layers,
             "ratio": cfg.ratio if spec.uses_ratio else None,
+            "conv_channels": partial_channels(cfg.channels, cfg.ratio) if spec.uses_ratio
+            else None,
             "groups": spec.groups(cfg), "impl": impl}
     return Workload(name=name, suite="ops", family="operator",
                     input_shape=(cfg.channels, cfg.height, cfg.width),

@@ -35,10 +35,14 @@ class LayerCost:
     memory_elements: float
 
 
-def ratio_label(ratio: float) -> str:
-    """1/4 for 0.25, 3/10 for 0.3: the paper writes ratios as fractions."""
-    frac = Fraction(ratio).limit_denominator(64)
-    return str(frac) if frac.denominator != 1 else str(frac.numerator)
+def partial_label(channels: int, ratio: float) -> str:
+    """What PConv convolves: 'r1/4' (the paper's form) when floor(c r) / c is exactly the ratio,
+    else the channel count itself, 'cp95of96', so that a label never rounds what runs."""
+    cp = partial_channels(channels, ratio)
+    share = Fraction(cp, channels)
+    if share == Fraction(ratio).limit_denominator(1 << 16):
+        return f"r{share}"
+    return f"cp{cp}of{channels}"
 
 
 def _conv_cost(c_in: int, c_out: int, k: int, cfg: LayerConfig, groups: int = 1) -> LayerCost:
@@ -64,6 +68,10 @@ def _pconv(cfg: LayerConfig) -> nn.Module:
 
 def _pconv_pwconv(cfg: LayerConfig) -> nn.Module:
     return nn.Sequential(_pconv(cfg), nn.Conv2d(cfg.channels, cfg.channels, 1, bias=False))
+
+
+def _pconv_label(cfg: LayerConfig) -> str:
+    return f"pconv3x3_{partial_label(cfg.channels, cfg.ratio)}"
 
 
 def _pconv_cost(cfg: LayerConfig) -> LayerCost:
@@ -100,10 +108,10 @@ OPERATORS: dict[str, OperatorSpec] = {spec.name: spec for spec in (
                  lambda c: "pwconv1x1", _conv(1, lambda c: 1),
                  lambda c: _conv_cost(c.channels, c.channels, 1, c), lambda c: 1),
     OperatorSpec("pconv", "3x3 partial convolution on --ratio of the channels",
-                 lambda c: f"pconv3x3_r{ratio_label(c.ratio)}", _pconv, _pconv_cost,
+                 _pconv_label, _pconv, _pconv_cost,
                  lambda c: 1, uses_ratio=True),
     OperatorSpec("pconv_pwconv", "PConv followed by PWConv (a T-shaped conv)",
-                 lambda c: f"pconv3x3_r{ratio_label(c.ratio)}+pwconv1x1", _pconv_pwconv,
+                 lambda c: f"{_pconv_label(c)}+pwconv1x1", _pconv_pwconv,
                  lambda c: _plus(_pconv_cost(c), _conv_cost(c.channels, c.channels, 1, c)),
                  lambda c: 1, uses_ratio=True),
 )}
