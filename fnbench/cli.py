@@ -71,6 +71,9 @@ ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's round
                                                    "after another).")
 NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
                                                             "workload (no relative_latency).")
+NoRooflineOpt = typer.Option(False, "--no-roofline", help="Do not attach the device's "
+                                                          "roofline (measured once and cached "
+                                                          "otherwise; see fnbench roofline).")
 
 #: Models take up to ~350 ms a call here: longer rounds and a larger time budget.
 MODELS_PROTOCOL = Protocol(warmup_runs=3, round_time_s=0.25, max_time_s=10.0)
@@ -111,7 +114,8 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
 
 def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
              threads: int, host: str | None, settings: RunSettings, out: Path,
-             ssh_options: Sequence[str] | None = None, remote_python: str = "python3") -> None:
+             ssh_options: Sequence[str] | None = None, remote_python: str = "python3",
+             no_roofline: bool = False) -> None:
     """Everything after option parsing: open the device, run, write the run, print the table."""
     from fnbench.devices import open_device
     from fnbench.report.table import render_markdown, render_rich, run_table
@@ -120,6 +124,7 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
 
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
                          remote_python)
+    roofline = None if no_roofline else _attached_roofline(device)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=stderr, transient=True)
     status = "interrupted"
@@ -131,7 +136,8 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
                              lambda w: progress.update(task, advance=1,
                                                        description=f"counting {w.name}"))
             run_dir = create_run_dir(out, suite, device.name, device.runtime)
-            writer = RunWriter(run_dir, new_run(suite, device, settings, sys.argv, jobs))
+            writer = RunWriter(run_dir, replace(new_run(suite, device, settings, sys.argv, jobs),
+                                                roofline=roofline))
             planned = len(writer.run.planned)
             progress.reset(task, total=planned, description=f"{suite}: measuring")
 
@@ -140,11 +146,12 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
                                                   f"{active} workload(s) left")
 
             def on_record(record) -> None:
-                writer.add(record)
+                writer.add(record.with_roofline(roofline))
                 progress.advance(task)
 
-            writer.set_reference(run_jobs(jobs, _executor(device, settings), settings,
-                                          on_record, on_pass))
+            reference = run_jobs(jobs, _executor(device, settings), settings, on_record,
+                                 on_pass)
+            writer.set_reference(reference.with_roofline(roofline) if reference else None)
         status = "complete"
     finally:
         if writer is not None:
@@ -160,6 +167,37 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
             stderr.print(f"{status}: {len(writer.run.records)} record(s) in {writer.path}")
     if any(r.status != "ok" for r in writer.run.records):
         raise typer.Exit(1)
+
+
+def _lookup_roofline(device, refresh: bool = False):
+    """The device's ceilings from the cache, or measured now with a progress line."""
+    from fnbench.roofline.lookup import ceilings_for, identity, quick_sizes
+    from fnbench.roofline.store import load
+
+    if refresh or load(identity(device, quick_sizes())) is None:
+        stderr.print(f"measuring the roofline of {device.name} ({device.runtime}, "
+                     f"{device.threads} thread(s)); it is cached for later runs",
+                     highlight=False, soft_wrap=True)
+    with stderr.status("roofline") as status:
+        lookup = ceilings_for(device, refresh,
+                              lambda text: status.update(f"roofline: {text}"))
+    if lookup.warning:
+        stderr.print(f"warning: {lookup.warning}", markup=False, highlight=False,
+                     soft_wrap=True)
+    return lookup
+
+
+def _attached_roofline(device):
+    """The ceilings a run carries; a failure to measure them is a warning, not a lost run."""
+    try:
+        return _lookup_roofline(device).ceilings
+    except (KeyboardInterrupt, UsageError):
+        raise
+    except Exception as error:  # noqa: BLE001 - the run goes on without a roofline
+        stderr.print(f"warning: no roofline ({type(error).__name__}: {error}); the run goes "
+                     "on without one (--no-roofline skips it)", markup=False, highlight=False,
+                     soft_wrap=True)
+        return None
 
 
 def _executor(device, settings: RunSettings):
@@ -190,6 +228,7 @@ def ops(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_roofline: bool = NoRooflineOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -212,7 +251,7 @@ def ops(
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, no_roofline)
 
 
 @app.command()
@@ -225,6 +264,7 @@ def models(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_roofline: bool = NoRooflineOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -244,7 +284,32 @@ def models(
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, no_roofline)
+
+
+@app.command()
+def roofline(
+    device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, threads: int = ThreadsOpt,
+    host: Optional[str] = HostOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
+    remote_python: str = RemotePythonOpt,
+    refresh: bool = typer.Option(False, "--refresh", help="Measure again even when the cache "
+                                                          "has this device's ceilings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ceilings as JSON."),
+) -> None:
+    """The device's ceilings: peak MAC/s (best of several kernels) and copy bandwidth per
+    cache level, with the runtime and threads the benchmarks use; cached per fingerprint."""
+    from fnbench.devices import open_device
+    from fnbench.report.roofline import ceilings_table
+    from fnbench.report.table import render_rich
+
+    opened = open_device(device, runtime, threads, host, tuple(ssh_option or ()),
+                         remote_python)
+    lookup = _lookup_roofline(opened, refresh)
+    if as_json:
+        print(json.dumps({**lookup.ceilings, "cached": lookup.cached,
+                          "cache_path": str(lookup.path)}, indent=1))
+        return
+    stdout.print(render_rich(ceilings_table(lookup.ceilings, lookup.cached, lookup.path)))
 
 
 @app.command()

@@ -88,11 +88,14 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
     """Table 1 layout: FLOPs, memory, latency, throughput, achieved FLOPS, with the paper's
     published number for the same device beside each measured one where the case is in its
     grid."""
+    from fnbench.report.roofline import has_roofline, roof_cell
+
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
+    roof = has_roofline(frame)
     table = TextTable(title="", columns=(
         ["operator", "size"] + (["mode"] if several_modes else [])
         + ["FLOPs M", "mem MB", "latency ms", "±95%", "paper", "samples/s", "GFLOPS",
-           "paper GFLOPS", "status"]))
+           "paper GFLOPS"] + (["% roof"] if roof else []) + ["status"]))
     paper_unit = None
     for _, row in frame.iterrows():
         ref = table1_reference(row.get("label"), row["channels"], row["height"], row["width"],
@@ -110,18 +113,22 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
             + [fmt(row["flops"], 1, 1e-6), fmt(row["memory_bytes"], 2, 1e-6),
                fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
                fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
-               fmt(ref["gflops"]) if unit else "–", _status(row, table.notes)])
+               fmt(ref["gflops"]) if unit else "–"]
+            + ([roof_cell(row)] if roof else []) + [_status(row, table.notes)])
     return _finish(table, frame, "ops", paper_unit, "Table 1")
 
 
 def models_table(frame: pd.DataFrame) -> TextTable:
     """Table 3 layout: params, FLOPs, memory, latency, throughput, achieved FLOPS and the
     published top-1, with the paper's measured value for the same device beside ours."""
+    from fnbench.report.roofline import has_roofline, roof_cell
+
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
+    roof = has_roofline(frame)
     table = TextTable(title="", columns=(
         ["model", "family", "res"] + (["mode"] if several_modes else [])
         + ["params M", "FLOPs G", "mem MB", "latency ms", "±95%", "paper", "samples/s",
-           "GFLOPS", "top-1", "status"]))
+           "GFLOPS"] + (["% roof"] if roof else []) + ["top-1", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
         ref = model_reference(None if _missing(row.get("paper_table")) else row["paper_table"],
@@ -134,8 +141,9 @@ def models_table(frame: pd.DataFrame) -> TextTable:
             + _mode_cells(row, several_modes)
             + [fmt(row["params"], 2, 1e-6), fmt(row["flops"], 3, 1e-9),
                fmt(row["memory_bytes"], 1, 1e-6), fmt(row.get("latency_ms"), 2), fmt_ci(row),
-               paper, fmt(row.get("throughput"), 1), fmt(row.get("achieved_flops"), 2, 1e-9),
-               fmt(row.get("top1"), 1), _status(row, table.notes)])
+               paper, fmt(row.get("throughput"), 1), fmt(row.get("achieved_flops"), 2, 1e-9)]
+            + ([roof_cell(row)] if roof else [])
+            + [fmt(row.get("top1"), 1), _status(row, table.notes)])
     if frame.get("uncounted_ops") is not None and (frame["uncounted_ops"].fillna("") != "").any():
         table.notes.append("ops fvcore has no formula for are not in FLOPs; each record lists "
                            "them (uncounted_ops in run.json and results.csv)")
@@ -148,7 +156,8 @@ def render_rich(table: TextTable) -> Table:
     """A rich Table for the terminal."""
     out = Table(title=table.title, caption="\n".join(table.notes) or None, caption_justify="left")
     for column in table.columns:
-        numeric = column not in ("operator", "size", "mode", "status", "model", "family")
+        numeric = column not in ("operator", "size", "mode", "status", "model", "family",
+                                 "ceiling", "note")
         out.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for row in table.rows:
         out.add_row(*row)
@@ -170,12 +179,18 @@ def render_markdown(table: TextTable) -> str:
 def run_table(run: Run | dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout."""
     suite = run.suite if isinstance(run, Run) else run.get("suite")
+    from fnbench.report.roofline import has_roofline, roof_notes
+
+    frame = records_frame(run)
     if suite == "ops":
-        table = ops_table(records_frame(run))
+        table = ops_table(frame)
     elif suite == "models":
-        table = models_table(records_frame(run))
+        table = models_table(frame)
     else:
         raise ValueError(f"no table layout for suite {suite!r}")
+    if has_roofline(frame):
+        table.notes += roof_notes(frame, run.roofline if isinstance(run, Run)
+                                  else run.get("roofline"))
     upgraded = run.upgraded_from if isinstance(run, Run) else run.get("upgraded_from")
     if upgraded:
         table.notes.append(f"written by an older fnbench (schema {upgraded.rsplit('/', 1)[-1]})"
