@@ -7,15 +7,12 @@ helpers copy the files to a temporary folder, run the script and remove the fold
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from fnbench.errors import UsageError
 from fnbench.roofline.kernels import kernel_set, onnx_spec
 
 if TYPE_CHECKING:
@@ -24,22 +21,12 @@ if TYPE_CHECKING:
 _SCRIPT = Path(__file__).parent.parent / "devices" / "ceilings.py"
 
 
-def bundle(device_name: str, threads: int, quick: bool) -> bytes:
-    """A tar of the kernel graphs, their spec and the three scripts the board runs."""
-    from fnbench.devices.remote import _SHIPPED
-
-    buffer = io.BytesIO()
-    with tempfile.TemporaryDirectory(prefix="fnbench-roofline-") as tmp:
-        folder = Path(tmp)
-        spec = onnx_spec(kernel_set(device_name, quick), folder, threads, quick)
-        (folder / "spec.json").write_text(json.dumps(spec))
-        (folder / "ceilings.py").write_bytes(_SCRIPT.read_bytes())
-        for name in ("measure.py", "ort_session.py"):
-            (folder / name).write_bytes(_SHIPPED[name].read_bytes())
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for path in sorted(folder.iterdir()):
-                tar.add(path, arcname=path.name)
-    return buffer.getvalue()
+def stage(folder: Path, device_name: str, threads: int, quick: bool) -> None:
+    """Write the kernel graphs, their spec and the ceilings script into ``folder``
+    (``upload`` adds ``measure.py`` and ``ort_session.py``)."""
+    spec = onnx_spec(kernel_set(device_name, quick), folder, threads, quick)
+    (folder / "spec.json").write_text(json.dumps(spec))
+    (folder / "ceilings.py").write_bytes(_SCRIPT.read_bytes())
 
 
 def run_script(device: "RemoteDevice", folder: str,
@@ -72,22 +59,16 @@ def run_script(device: "RemoteDevice", folder: str,
 def measure_remote(device: "RemoteDevice", quick: bool,
                    step: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
     """The board's ceilings under ONNX Runtime with the device's threads."""
-    from fnbench.devices.remote import CLEAN, UNPACK, _last_line
+    from fnbench.devices.remote import clean, upload
 
     step(f"copying the roofline kernels to {device.host}")
-    done = device.ssh.run(device.python, "-c", UNPACK,
-                          data=bundle(device.name, device.threads, quick), timeout=600)
-    if done.returncode != 0:
-        raise UsageError(f"cannot copy the roofline kernels to --host {device.host}: "
-                         f"{_last_line(done.stderr)}")
-    folder = done.stdout.decode().strip().splitlines()[-1]
+    with tempfile.TemporaryDirectory(prefix="fnbench-roofline-") as tmp:
+        stage(Path(tmp), device.name, device.threads, quick)
+        folder = upload(device, Path(tmp))
     try:
         event = run_script(device, folder, step)
     finally:
-        try:
-            device.ssh.run(device.python, "-c", CLEAN, folder, timeout=30)
-        except UsageError:
-            pass  # the board is gone: nothing to clean from here
+        clean(device, folder)
     ceilings = dict(event["ceilings"])
     ceilings["board_imports"] = {"torch": bool(event.get("torch_loaded")),
                                  "fnbench": bool(event.get("fnbench_loaded"))}
