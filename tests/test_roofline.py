@@ -127,12 +127,46 @@ def test_working_sets_are_half_of_each_cache_and_dram_beyond_them():
     levels, notes = shared.copy_levels({"L1d": 48 << 10, "L2": 2 * MiB, "L3": 300 * MiB})
     sets = {level["level"]: level["working_set_bytes"] for level in levels}
     assert sets == {"L2": 1 * MiB, "L3": 150 * MiB, "DRAM": 1200 * MiB} and notes == []
+    ladders = {lv["level"]: [p["working_set_bytes"] // MiB for p in lv["points"]]
+               for lv in levels}
+    # each level above L2 is also timed from its lower edge up, in steps of 4x
+    assert ladders == {"L2": [1], "L3": [2, 8, 32, 150], "DRAM": [300, 1200]}
     levels, _ = shared.copy_levels({"L2": 1 * MiB})  # a board without L3
     assert [level["level"] for level in levels] == ["L2", "DRAM"]
     assert levels[-1]["working_set_bytes"] == 256 * MiB  # at least 256 MiB
+    assert [p["working_set_bytes"] // MiB for p in levels[-1]["points"]] == [1, 4, 16, 64, 256]
     levels, notes = shared.copy_levels({}, memory=200 * MiB)
     assert [level["working_set_bytes"] for level in levels] == [512 << 10, 4 * MiB, 100 * MiB]
     assert any("unreadable" in note for note in notes) and any("capped" in n for n in notes)
+    quick, _ = shared.copy_levels({"L2": 2 * MiB, "L3": 300 * MiB}, quick=True)
+    assert max(p["working_set_bytes"] for lv in quick for p in lv["points"]) == 16 * MiB
+
+
+def test_a_record_is_read_against_the_largest_timed_working_set_below_its_own():
+    ladder = {"peak_macs_per_s": 1e12, "levels": [
+        {"level": "L2", "capacity_bytes": 2 * MiB, "working_set_bytes": 1 * MiB,
+         "bytes_per_s": 70e9, "points": [{"working_set_bytes": 1 * MiB, "bytes_per_s": 70e9}]},
+        {"level": "L3", "capacity_bytes": 300 * MiB, "working_set_bytes": 150 * MiB,
+         "bytes_per_s": 7e9, "points": [
+             {"working_set_bytes": 2 * MiB, "bytes_per_s": 45e9},
+             {"working_set_bytes": 8 * MiB, "bytes_per_s": 27e9},
+             {"working_set_bytes": 150 * MiB, "bytes_per_s": 7e9}]},
+        {"level": "DRAM", "capacity_bytes": None, "working_set_bytes": 1200 * MiB,
+         "bytes_per_s": 10e9, "points": [{"working_set_bytes": 1200 * MiB,
+                                          "bytes_per_s": 10e9}]}]}
+    intensity = 27.1 / 24.12
+    # DWConv 96x56x56: 2.41 MB a layer is L3, just past its 2 MiB edge: 45 GB/s
+    fields = roofline_fields(record(), ladder)
+    assert fields["roofline_level"] == "L3"
+    assert fields["roofline_bound"] == pytest.approx(intensity * 45e9)
+    # 24.12 MB in one layer: the 8 MiB point; 200 MB: the 150 MiB point
+    assert roofline_fields(record(layers=1), ladder)["roofline_bound"] == pytest.approx(
+        intensity * 27e9)
+    big = roofline_fields(record(flops=100e6, memory=200e6, layers=1), ladder)
+    assert big["roofline_bound"] == pytest.approx(0.5 * 7e9) and big["roofline_level"] == "L3"
+    # beyond every cache, below the DRAM level's only point: that point
+    dram = roofline_fields(record(flops=100e6, memory=400e6, layers=1), ladder)
+    assert dram["roofline_level"] == "DRAM" and dram["roofline_bound"] == pytest.approx(2.5e9)
 
 
 def test_cache_sizes_are_read_from_sysfs(tmp_path):
@@ -158,6 +192,7 @@ def test_default_kernels_are_the_real_sizes():
     levels, _ = gpu_levels(50 * MiB)
     assert [(lv["level"], lv["working_set_bytes"]) for lv in levels] == [
         ("L2", 25 * MiB), ("DRAM", 1 << 30)]
+    assert [p["working_set_bytes"] // MiB for p in levels[1]["points"]] == [50, 200, 1024]
 
 
 def test_torch_ceilings_restore_the_thread_count():
@@ -237,8 +272,9 @@ def test_the_shipped_script_runs_alone_with_numpy_and_onnxruntime(tmp_path):
                           cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
-    assert [e["event"] for e in events[:-1]] == ["step"] * 6
     final = events[-1]
+    points = sum(len(level["points"]) for level in final["ceilings"]["levels"])
+    assert [e["event"] for e in events[:-1]] == ["step"] * (3 + points)
     assert final["event"] == "ceilings"
     assert final["torch_loaded"] is False and final["fnbench_loaded"] is False
     result = final["ceilings"]

@@ -39,14 +39,15 @@ QUICK_LIMITS = {"L2": 256 << 10, "L3": 4 * MiB, "DRAM": 16 * MiB}
 
 
 def protocol(quick: bool = False) -> "measure.Protocol":
-    """How each ceiling is timed: short warm-up, rounds of 0.1 s, 3 to 10 rounds, 1.5 s."""
+    """How each ceiling is timed: short warm-up, rounds of 0.1 s in blocks of about 5 ms,
+    3 to 10 rounds, at most 1.5 s."""
     if quick:
         return measure.Protocol(warmup_runs=1, warmup_time_s=0.0, round_warmup_runs=0,
                                 round_time_s=0.01, min_rounds=2, max_rounds=3, max_time_s=0.1,
                                 target_rel_ci=0.5, block_time_s=0.002)
     return measure.Protocol(warmup_runs=2, warmup_time_s=0.1, round_warmup_runs=0,
                             round_time_s=0.1, min_rounds=3, max_rounds=10, max_time_s=1.5,
-                            target_rel_ci=0.05, block_time_s=0.02)
+                            target_rel_ci=0.05, block_time_s=0.005)
 
 
 def parse_size(text: str) -> int | None:
@@ -94,10 +95,43 @@ def available_memory() -> int | None:
     return None
 
 
+def ladder(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each level with the working sets its copy is timed at (``points``): its own
+    (``working_set_bytes``) and, above the first level, also its lower edge (the previous
+    level's capacity) and steps of 4x from there. Bandwidth only falls as a working set grows,
+    so a record is read against the largest point not above its own working set
+    (:func:`fnbench.roofline.bounds.level_bandwidth`)."""
+    out, previous = [], None
+    for entry in levels:
+        main = entry["working_set_bytes"]
+        points = [main]
+        if previous:
+            edge, points = previous, []
+            while edge <= main // 4:
+                points.append(edge)
+                edge *= 4
+            points.append(main)
+        out.append({**entry, "points": [{"working_set_bytes": ws} for ws in sorted(set(points))]})
+        previous = entry.get("capacity_bytes")
+    return out
+
+
+def shrink(levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Quick mode: every working set capped at ``QUICK_LIMITS`` of its level."""
+    out = []
+    for entry in levels:
+        limit = QUICK_LIMITS.get(entry["level"], QUICK_LIMITS["DRAM"])
+        sets = sorted({min(p["working_set_bytes"], limit) for p in entry["points"]})
+        out.append({**entry, "working_set_bytes": min(entry["working_set_bytes"], limit),
+                    "points": [{"working_set_bytes": ws} for ws in sets]})
+    return out
+
+
 def copy_levels(caches: dict[str, Any], quick: bool = False,
                 memory: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
-    """The working sets to copy: half of L2, half of L3, and only DRAM (``DRAM_CACHE_MULTIPLE``
-    times the largest cache, at least 256 MiB, at most half the free memory); with notes."""
+    """The levels to time a copy at: half of L2, half of L3, and only DRAM
+    (``DRAM_CACHE_MULTIPLE`` times the largest cache, at least 256 MiB, at most half the free
+    memory), each with its ladder of working sets (:func:`ladder`); with notes."""
     notes: list[str] = []
     sizes = {k: caches[k] for k in ("L2", "L3") if caches.get(k)}
     if not sizes:
@@ -110,20 +144,20 @@ def copy_levels(caches: dict[str, Any], quick: bool = False,
         dram = memory // 2
         notes.append(f"DRAM working set capped at half the free memory ({dram / MiB:.0f} MiB)")
     levels.append({"level": "DRAM", "capacity_bytes": None, "working_set_bytes": dram})
+    levels = ladder(levels)
     if quick:
-        for entry in levels:
-            entry["working_set_bytes"] = min(entry["working_set_bytes"],
-                                             QUICK_LIMITS[entry["level"]])
+        levels = shrink(levels)
         notes.append("quick sizes (FNBENCH_ROOFLINE_QUICK): small kernels and working sets, "
                      "not the machine's ceilings")
     return levels, notes
 
 
 def summary(m: "measure.Measurement") -> dict[str, Any]:
-    """Seconds per call: the fastest round's median (``best_seconds``, what a ceiling uses: a
-    roof is a maximum) and the estimate (``seconds``, geometric mean of the round medians, as
-    records use); rounds and the re-run interval's relative half-width."""
-    return {"best_seconds": min(r.median for r in m.rounds), "seconds": m.estimate,
+    """Seconds per call: the fastest sample (``best_seconds``, what a ceiling uses: a roof is a
+    maximum, and STREAM too reports the best time; a busy machine slows most samples, not the
+    best) and the estimate (``seconds``, geometric mean of the round medians, as records use);
+    rounds and the re-run interval's relative half-width."""
+    return {"best_seconds": m.stats.min, "seconds": m.estimate,
             "rounds": len(m.rounds),
             "rel_interval": m.interval.rel_half_width if m.interval else None}
 
@@ -154,11 +188,17 @@ def numpy_copy(working_set: int) -> "measure.TimeBlock":
 
 def bandwidths(levels: list[dict[str, Any]], make_block: Callable[[int], "measure.TimeBlock"],
                proto: "measure.Protocol", step: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Each level with its measured copy bandwidth."""
+    """Each level with the copy bandwidth at each of its points; the level's own
+    ``bytes_per_s`` is the one at its own working set."""
     out = []
     for entry in levels:
-        step(f"copy {entry['working_set_bytes'] / MiB:.1f} MiB ({entry['level']})")
-        out.append({**entry, **time_copy(make_block, entry["working_set_bytes"], proto)})
+        points = []
+        for point in entry["points"]:
+            ws = point["working_set_bytes"]
+            step(f"copy {ws / MiB:.1f} MiB ({entry['level']})")
+            points.append({"working_set_bytes": ws, **time_copy(make_block, ws, proto)})
+        own = next(p for p in points if p["working_set_bytes"] == entry["working_set_bytes"])
+        out.append({**entry, "points": points, "bytes_per_s": own["bytes_per_s"]})
     return out
 
 

@@ -53,7 +53,7 @@ def roof_notes(frame: pd.DataFrame, ceilings: Mapping[str, Any] | None) -> list[
 
 def summary(ceilings: Mapping[str, Any]) -> str:
     """One line: peak, best kernel, bandwidth per level, copy method, when measured."""
-    levels = ", ".join(f"{level['level']} {fmt(level.get('bytes_per_s'), 1, 1e-9)} GB/s"
+    levels = ", ".join(f"{level['level']} {_range(level)} GB/s"
                        for level in ceilings.get("levels") or ())
     sizes = " (QUICK SIZES, not the machine's ceilings)" if ceilings.get("sizes") == "quick" \
         else ""
@@ -62,6 +62,16 @@ def summary(ceilings: Mapping[str, Any]) -> str:
     return (f"peak {fmt(ceilings.get('peak_macs_per_s'), 1, 1e-9)} GMAC/s "
             f"({ceilings.get('peak_kernel')}); copy {levels} ({ceilings.get('copy')}); "
             f"measured {ceilings.get('measured_at', '?')[:19]}{sizes}")
+
+
+def _range(level: Mapping[str, Any]) -> str:
+    """'7.2–45.1': the level's bandwidths over its working sets (one number if one)."""
+    values = sorted(v for v in (_number(p.get("bytes_per_s")) for p in level.get("points") or
+                                [level]) if v)
+    if not values:
+        return "–"
+    low, high = fmt(values[0], 1, 1e-9), fmt(values[-1], 1, 1e-9)
+    return low if low == high else f"{low}–{high}"
 
 
 def _interval(value: Any) -> str:
@@ -83,18 +93,22 @@ def ceilings_table(ceilings: Mapping[str, Any], cached: bool, path: Any) -> Text
                            fmt(kernel.get("macs_per_s"), 1, 1e-9), "–", "–",
                            _interval(kernel.get("rel_interval")), "peak" if best else ""])
     for level in ceilings.get("levels") or ():
-        bandwidth = _number(level.get("bytes_per_s"))
         capacity = _number(level.get("capacity_bytes"))
-        table.rows.append([
-            f"copy {level['level']}", f"{fmt(level.get('working_set_bytes'), 1, 1 / MiB)} MiB",
-            "–", fmt(bandwidth, 1, 1e-9),
-            fmt(peak / bandwidth, 1) if peak and bandwidth else "–",
-            _interval(level.get("rel_interval")),
-            f"capacity {fmt(capacity, 1, 1 / MiB)} MiB" if capacity else "beyond every cache"])
+        where = f"fits {fmt(capacity, 1, 1 / MiB)} MiB" if capacity else "beyond every cache"
+        for point in level.get("points") or [level]:
+            bandwidth = _number(point.get("bytes_per_s"))
+            own = point.get("working_set_bytes") == level.get("working_set_bytes")
+            table.rows.append([
+                f"copy {level['level']}",
+                f"{fmt(point.get('working_set_bytes'), 1, 1 / MiB)} MiB", "–",
+                fmt(bandwidth, 1, 1e-9), fmt(peak / bandwidth, 1) if peak and bandwidth else "–",
+                _interval(point.get("rel_interval")), where if own else "ladder"])
     caches = ceilings.get("caches") or {}
     table.notes += [
         "peak = the best kernel; bandwidth = bytes read + written per second by "
-        f"{ceilings.get('copy')}; ridge = peak / bandwidth (below it a record is memory-bound)",
+        f"{ceilings.get('copy')}; ridge = peak / bandwidth (below it a record is memory-bound); "
+        "ladder = smaller working sets of a level, from its lower edge: a record is read "
+        "against the largest one not above its own working set",
         "caches: " + ", ".join(f"{k} {fmt(v, 2, 1 / MiB)} MiB" for k, v in caches.items()
                                if k != "source" and _number(v))
         + f" (from {caches.get('source') or 'nowhere: fixed sizes assumed'})",

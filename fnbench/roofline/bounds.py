@@ -7,7 +7,10 @@
   working set of one layer, ``traffic / layers``, else DRAM. A stack's activations stay in
   cache between layers, so a layer, not the stack, is what has to fit. Operators know their
   layers; a model counts its leaf-module calls (an average layer).
-- ``roofline_bound``: ``min(peak MAC/s, intensity * bandwidth of that level)``.
+- ``roofline_bound``: ``min(peak MAC/s, intensity * bandwidth)``, the bandwidth being the
+  level's copy bandwidth at the largest working set it was timed at that is not above the
+  record's (a copy's bandwidth only falls as its working set grows, so this bounds the record;
+  without such a point, the level's smallest).
 - ``roofline_fraction``: achieved MAC/s / bound. Above 1 means the accounting or a ceiling is
   wrong: :func:`above_roofline` flags it.
 """
@@ -50,6 +53,18 @@ def level_for(working_set: float, levels: Sequence[Mapping[str, Any]]
     return caches[-1] if caches else None
 
 
+def level_bandwidth(level: Mapping[str, Any], working_set: float) -> float | None:
+    """Bytes/s of ``level`` for ``working_set``: at its largest timed point not above it, else
+    at its smallest point (a level without points: its own ``bytes_per_s``)."""
+    points = sorted((p for p in level.get("points") or ()
+                     if _positive(p.get("bytes_per_s")) and _positive(p.get("working_set_bytes"))),
+                    key=lambda p: p["working_set_bytes"])
+    if not points:
+        return level.get("bytes_per_s") if _positive(level.get("bytes_per_s")) else None
+    below = [p for p in points if p["working_set_bytes"] <= working_set]
+    return (below[-1] if below else points[0])["bytes_per_s"]
+
+
 def layers_of(record: "Record") -> int:
     """Layers the record's work is spread over: the operator stack's, the model's leaf-module
     calls, else 1."""
@@ -69,10 +84,12 @@ def roofline_fields(record: "Record", ceilings: Mapping[str, Any] | None) -> dic
     batch = record.batch if _positive(record.batch) else 1
     traffic = traffic_bytes(record.memory_bytes, record.params, batch)
     intensity = record.flops * batch / traffic
-    level = level_for(traffic / layers_of(record), ceilings.get("levels") or ())
+    working_set = traffic / layers_of(record)
+    level = level_for(working_set, ceilings.get("levels") or ())
     candidates = [ceilings.get("peak_macs_per_s")]
-    if level is not None:
-        candidates.append(intensity * level["bytes_per_s"])
+    bandwidth = level_bandwidth(level, working_set) if level is not None else None
+    if bandwidth is not None:
+        candidates.append(intensity * bandwidth)
     bounds = [value for value in candidates if _positive(value)]
     bound = min(bounds) if bounds else None
     achieved = record.achieved_flops

@@ -79,17 +79,17 @@ def torch_copy(device: torch.device) -> Callable[[int], TimeBlock]:
 
 
 def gpu_levels(l2_bytes: int | None, quick: bool = False) -> tuple[list[dict], list[str]]:
-    """A GPU's working sets: half its L2 and its DRAM (4x L2, at least 1 GiB)."""
+    """A GPU's levels: half its L2, and DRAM (4x L2, at least 1 GiB), with their ladders."""
     levels, notes = [], []
     if l2_bytes:
         levels.append({"level": "L2", "capacity_bytes": l2_bytes,
                        "working_set_bytes": l2_bytes // 2})
     else:
         notes.append("the GPU's L2 size is unknown: only DRAM bandwidth measured")
-    dram = max(GPU_DRAM_MIN_BYTES, 4 * (l2_bytes or 0))
     levels.append({"level": "DRAM", "capacity_bytes": None,
-                   "working_set_bytes": 16 * MiB if quick else dram})
-    return levels, notes
+                   "working_set_bytes": max(GPU_DRAM_MIN_BYTES, 4 * (l2_bytes or 0))})
+    levels = shared.ladder(levels)
+    return (shared.shrink(levels) if quick else levels), notes
 
 
 def measure_torch(device_name: str, threads: int, quick: bool = False,
