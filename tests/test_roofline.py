@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,27 @@ def test_roofline_fields_round_trip_through_run_json():
     assert again.roofline == CEILINGS
     assert again.records[0].roofline_level == "L3"
     assert "roofline" in again.to_dict()["schema_history"]["2"]
+
+
+def test_the_table_shows_the_fraction_and_warns_above_the_roof():
+    from fnbench.report.table import render_markdown, run_table
+
+    meta = {"op": "dwconv", "label": "dwconv3x3", "channels": 96, "height": 56, "width": 56,
+            "layers": 10}
+    fast, slow = (replace(record(achieved=speed), meta=meta).with_roofline(CEILINGS)
+                  for speed in (30e9, 10e9))
+    run = Run(suite="ops", device="cpu", runtime="onnxruntime", threads=1, started="now",
+              fnbench_version="x", records=(fast,),
+              roofline={**CEILINGS, "copy": "c", "measured_at": "2026-12-01"})
+    markdown = render_markdown(run_table(run))
+    assert "% roof" in markdown and "| 134 L3 ! |" in markdown
+    assert "WARNING dwconv3x3-96x56x56 (latency) is above its roofline (134% of the L3 bound)" \
+        in markdown
+    markdown = render_markdown(run_table(replace(run, records=(slow,))))
+    assert "| 45 L3 |" in markdown and "WARNING" not in markdown
+    plain = replace(record(), meta=meta)
+    assert "% roof" not in render_markdown(run_table(replace(run, records=(plain,),
+                                                             roofline=None)))
 
 
 def test_a_model_counts_its_leaf_calls_as_layers():
@@ -256,6 +278,16 @@ def test_a_damaged_cache_entry_is_measured_again(cache):
     first.path.write_text("{not json")
     again = ceilings_for(device)
     assert not again.cached and json.loads(first.path.read_text())["key"]
+
+
+def test_an_unwritable_cache_is_a_warning_not_a_failure(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("FNBENCH_CACHE", str(blocker))
+    monkeypatch.setenv(QUICK_VARIABLE, "1")
+    lookup = ceilings_for(open_device("cpu", "torch", 1))
+    assert lookup.ceilings["peak_macs_per_s"] > 0 and not lookup.cached
+    assert "FNBENCH_CACHE" in lookup.warning
 
 
 def test_the_shipped_script_runs_alone_with_numpy_and_onnxruntime(tmp_path):

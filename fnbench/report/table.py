@@ -178,9 +178,9 @@ def render_markdown(table: TextTable) -> str:
 
 def run_table(run: Run | dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout."""
-    suite = run.suite if isinstance(run, Run) else run.get("suite")
     from fnbench.report.roofline import has_roofline, roof_notes
 
+    suite = run.suite if isinstance(run, Run) else run.get("suite")
     frame = records_frame(run)
     if suite == "ops":
         table = ops_table(frame)
