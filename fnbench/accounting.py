@@ -76,7 +76,13 @@ def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
 
 def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> float:
     """Per-layer memory access of one sample: inputs, outputs and weights of every leaf module."""
-    total = 0
+    return traced_memory(module, input_shape)[0]
+
+
+def traced_memory(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float, int]:
+    """Memory access of one sample (as :func:`traced_memory_bytes`) and the number of leaf-module
+    calls it is spread over (the model's layers, for the roofline's working set)."""
+    total = calls = 0
 
     def numel(value: object) -> int:
         if isinstance(value, torch.Tensor):
@@ -86,7 +92,8 @@ def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> floa
         return 0
 
     def hook(mod: nn.Module, inputs: tuple, output: object) -> None:
-        nonlocal total
+        nonlocal total, calls
+        calls += 1
         weights = sum(p.numel() for p in mod.parameters(recurse=False))
         weights += sum(b.numel() for b in mod.buffers(recurse=False))
         total += numel(inputs) + numel(output) + weights
@@ -99,7 +106,7 @@ def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> floa
     finally:
         for handle in handles:
             handle.remove()
-    return float(total * BYTES_PER_ELEMENT)
+    return float(total * BYTES_PER_ELEMENT), calls
 
 
 @contextmanager
@@ -132,6 +139,7 @@ def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...
     with unfused_timm_attention():
         model = build().eval()
     macs, uncounted = fvcore_macs(model, input_shape)
-    return Accounting(flops=macs, params=count_params(model),
-                      memory_bytes=traced_memory_bytes(model, input_shape),
-                      uncounted_ops=uncounted, structure_hash=structure_hash(model))
+    memory, calls = traced_memory(model, input_shape)
+    return Accounting(flops=macs, params=count_params(model), memory_bytes=memory,
+                      uncounted_ops=uncounted, structure_hash=structure_hash(model),
+                      layers=calls or None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import math
 import os
 import signal
@@ -94,6 +95,9 @@ ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's round
                                                    "after another).")
 NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
                                                             "workload (no relative_latency).")
+NoRooflineOpt = typer.Option(False, "--no-roofline", help="Do not attach the device's "
+                                                          "roofline (measured once and cached "
+                                                          "otherwise; see fnbench roofline).")
 
 #: torch.manual_seed and torch.Generator.manual_seed take seeds up to 2**64 - 1; a negative
 #: seed wraps around to a large one, so it is refused rather than silently aliased.
@@ -203,11 +207,13 @@ def _run(jobs: Sequence[Any], device: Any, settings: RunSettings,
                                                   f"{active} workload(s) left")
 
             def on_record(record: Any) -> None:
-                writer.add(record)
+                writer.add(record.with_roofline(writer.run.roofline))
                 progress.advance(task)
 
-            writer.set_reference(run_jobs(jobs, _executor(device, settings), settings,
-                                          on_record, on_pass))
+            reference = run_jobs(jobs, _executor(device, settings), settings, on_record,
+                                 on_pass)
+            writer.set_reference(reference.with_roofline(writer.run.roofline) if reference
+                                 else None)
     except RunInterrupted as interrupt:
         return interrupt
     except KeyboardInterrupt:
@@ -228,7 +234,6 @@ def _plan(workloads: Sequence[Workload], device: Any, settings: RunSettings) -> 
                          lambda w: progress.update(task, advance=1,
                                                    description=f"counting {w.name}"))
 
-
 def _executor(device: Any, settings: RunSettings) -> Any:
     """Where rounds are taken: on a board, in worker processes or in this process."""
     from fnbench.runner import InProcessExecutor
@@ -244,6 +249,37 @@ def _executor(device: Any, settings: RunSettings) -> Any:
     return InProcessExecutor(device, settings.seed, settings.protocol)
 
 
+def _lookup_roofline(device, refresh: bool = False):
+    """The device's ceilings from the cache, or measured now with a progress line."""
+    from fnbench.roofline.lookup import ceilings_for, identity, quick_sizes
+    from fnbench.roofline.store import load
+
+    if refresh or load(identity(device, quick_sizes())) is None:
+        stderr.print(f"measuring the roofline of {device.name} ({device.runtime}, "
+                     f"{device.threads} thread(s)); it is cached for later runs",
+                     highlight=False, soft_wrap=True)
+    with stderr.status("roofline") as status:
+        lookup = ceilings_for(device, refresh,
+                              lambda text: status.update(f"roofline: {text}"))
+    if lookup.warning:
+        stderr.print(f"warning: {lookup.warning}", markup=False, highlight=False,
+                     soft_wrap=True)
+    return lookup
+
+
+def _attached_roofline(device):
+    """The ceilings a run carries; a failure to measure them is a warning, not a lost run."""
+    try:
+        return _lookup_roofline(device).ceilings
+    except (KeyboardInterrupt, UsageError):
+        raise
+    except Exception as error:  # noqa: BLE001 - the run goes on without a roofline
+        stderr.print(f"warning: no roofline ({type(error).__name__}: {error}); the run goes "
+                     "on without one (--no-roofline skips it)", markup=False, highlight=False,
+                     soft_wrap=True)
+        return None
+
+
 def _write_failed(writer: Any, error: Any) -> None:
     """One line, the run marked ``failed`` where run.json can still be written, exit 1."""
     if writer is not None:
@@ -255,7 +291,7 @@ def _write_failed(writer: Any, error: Any) -> None:
 def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: str,
                       runtime: str | None, threads: int, host: str | None,
                       settings: RunSettings, out: Path, ssh_options: Sequence[str] | None = None,
-                      remote_python: str = "python3") -> None:
+                      remote_python: str = "python3", no_roofline: bool = False) -> None:
     """Open the device, run, write the run, print the table; exit 1 on a failed record."""
     from fnbench.devices import open_device
     from fnbench.report.status import run_state
@@ -268,12 +304,14 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     if host and settings.processes > 1:
         raise UsageError("--processes applies to this machine, not to a board over --host: "
                          "drop --processes")
+    roofline = None if no_roofline else _attached_roofline(device)
     jobs = _plan(workloads, device, settings)
     run_dir = create_run_dir(out, suite, device.name, device.runtime)
     writer = None
     interrupt = None
     try:
-        writer = RunWriter(run_dir, new_run(suite, device, settings, sys.argv, jobs))
+        writer = RunWriter(run_dir, replace(new_run(suite, device, settings, sys.argv, jobs),
+                                            roofline=roofline))
         interrupt = _run(jobs, device, settings, writer)
         board = getattr(device, "fingerprint", None)
         if board:  # a remote run records the board's machine, the controller's beside it
@@ -315,6 +353,7 @@ def ops(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_roofline: bool = NoRooflineOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -337,7 +376,7 @@ def ops(
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, no_roofline)
 
 
 @app.command()
@@ -350,6 +389,7 @@ def models(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_roofline: bool = NoRooflineOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -369,7 +409,32 @@ def models(
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, no_roofline)
+
+
+@app.command()
+def roofline(
+    device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, threads: int = ThreadsOpt,
+    host: Optional[str] = HostOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
+    remote_python: str = RemotePythonOpt,
+    refresh: bool = typer.Option(False, "--refresh", help="Measure again even when the cache "
+                                                          "has this device's ceilings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ceilings as JSON."),
+) -> None:
+    """The device's ceilings: peak MAC/s (best of several kernels) and copy bandwidth per
+    cache level, with the runtime and threads the benchmarks use; cached per fingerprint."""
+    from fnbench.devices import open_device
+    from fnbench.report.roofline import ceilings_table
+    from fnbench.report.table import render_rich
+
+    opened = open_device(device, runtime, threads, host, tuple(ssh_option or ()),
+                         remote_python)
+    lookup = _lookup_roofline(opened, refresh)
+    if as_json:
+        print(json.dumps({**lookup.ceilings, "cached": lookup.cached,
+                          "cache_path": str(lookup.path)}, indent=1))
+        return
+    stdout.print(render_rich(ceilings_table(lookup.ceilings, lookup.cached, lookup.path)))
 
 
 @app.command()

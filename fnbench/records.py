@@ -26,7 +26,11 @@ SCHEMA_HISTORY = {
        "time and slot); latency_ms is the geometric mean of the round medians; latency_lo_ms/"
        "latency_hi_ms is the 95% re-run interval and latency_ci_* the 95% confidence interval, "
        "both from the variation between rounds; record key and workload_hash; relative_latency "
-       "against the run's reference workload (run.reference); the planned workloads",
+       "against the run's reference workload (run.reference); the planned workloads; the device's "
+       "measured ceilings (run.roofline: peak MAC/s, copy bandwidth per cache level; None with "
+       "--no-roofline) and per record arithmetic_intensity (MAC/byte), roofline_level (L2, L3 "
+       "or DRAM: where one layer's working set fits), roofline_bound (MAC/s) and "
+       "roofline_fraction (achieved / bound; notes.above_roofline when above 1)",
 }
 STATUSES = ("running", "complete", "interrupted", "failed")
 
@@ -117,6 +121,10 @@ class Record:
     relative_latency: float | None = None
     relative_lo: float | None = None
     relative_hi: float | None = None
+    arithmetic_intensity: float | None = None
+    roofline_level: str | None = None
+    roofline_bound: float | None = None
+    roofline_fraction: float | None = None
     measurement: Mapping[str, Any] | None = None
     traceback: str | None = None
 
@@ -153,6 +161,17 @@ class Record:
             relative_latency=relative.value if relative else None,
             relative_lo=relative.low if relative else None,
             relative_hi=relative.high if relative else None)
+
+    def with_roofline(self, ceilings: Mapping[str, Any] | None) -> "Record":
+        """This record placed under ``ceilings`` (see :mod:`fnbench.roofline.bounds`); a record
+        above its bound gets ``notes.above_roofline``."""
+        from fnbench.roofline.bounds import above_roofline, roofline_fields
+
+        fields_ = roofline_fields(self, ceilings)
+        notes = dict(self.notes)
+        if above_roofline(fields_["roofline_fraction"]):
+            notes["above_roofline"] = True
+        return replace(self, notes=notes, **fields_)
 
     def failed(self, error: str, traceback: str | None = None,
                notes: Mapping[str, Any] | None = None) -> "Record":
@@ -192,6 +211,7 @@ class Run:
     planned: tuple[Mapping[str, Any], ...] = ()
     records: tuple[Record, ...] = ()
     reference: Record | None = None
+    roofline: Mapping[str, Any] | None = None
     status: str = "running"
     finished: str | None = None
     pid: int | None = None

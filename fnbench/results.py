@@ -37,6 +37,9 @@ STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency
 #: results.csv names the columns whose unit the in-memory name leaves out (FLOPs are MACs).
 CSV_RENAMES = {"flops": "flops_macs", "achieved_flops": "achieved_flops_macs_per_s",
                "throughput": "throughput_samples_per_s"}
+#: Where each record sits under the run's roofline (empty with --no-roofline).
+ROOFLINE_COLUMNS = ["arithmetic_intensity", "roofline_level", "roofline_bound",
+                    "roofline_fraction"]
 #: Extra columns of the ops suite.
 OPS_COLUMNS = ["op", "channels", "height", "width", "layers", "ratio", "conv_channels",
                "groups", "impl"]
@@ -312,7 +315,7 @@ def read_run(path: Path | str) -> Run:
 
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    row = {key: record.get(key) for key in COMMON_COLUMNS + STATS_COLUMNS}
+    row = {key: record.get(key) for key in COMMON_COLUMNS + STATS_COLUMNS + ROOFLINE_COLUMNS}
     uncounted = record.get("uncounted_ops") or {}
     row["uncounted_ops"] = ";".join(f"{op}={n}" for op, n in sorted(uncounted.items()))
     row.update(record.get("meta") or {})
@@ -328,8 +331,9 @@ def records_frame(run: Run | dict[str, Any] | Iterable[dict[str, Any] | Record]
         records = run["records"] if isinstance(run, dict) else list(run)
     rows = [_flat(r.to_dict() if isinstance(r, Record) else r) for r in records]
     frame = pd.DataFrame(rows)
-    extra = [c for c in frame.columns if c not in COMMON_COLUMNS + STATS_COLUMNS]
+    fixed = COMMON_COLUMNS + STATS_COLUMNS + ROOFLINE_COLUMNS
+    extra = [c for c in frame.columns if c not in fixed]
     ordered = [c for c in OPS_COLUMNS if c in extra] + [c for c in extra if c not in OPS_COLUMNS]
     if frame.empty:
-        return pd.DataFrame(columns=COMMON_COLUMNS + STATS_COLUMNS)
-    return frame[COMMON_COLUMNS + STATS_COLUMNS + ordered]
+        return pd.DataFrame(columns=fixed)
+    return frame[fixed + ordered]

@@ -187,8 +187,11 @@ def base_record(workload: Workload, device: "Device", mode: str, batch: int,
         host=host)
     if accounting is None:
         return replace(record, notes={"accounting_error": accounting_error})
+    meta = dict(record.meta)
+    if accounting.layers and "layers" not in meta:
+        meta["layers"] = accounting.layers  # a model's leaf-module calls (roofline level)
     return replace(record, flops=accounting.flops, params=accounting.params,
-                   memory_bytes=accounting.memory_bytes,
+                   memory_bytes=accounting.memory_bytes, meta=meta,
                    uncounted_ops=dict(accounting.uncounted_ops))
 
 

@@ -16,7 +16,8 @@ class Accounting:
     ``flops`` are multiply-accumulates (MACs) per sample, as the paper and fvcore count them;
     ``memory_bytes`` is memory access per sample in bytes (FP32); ``uncounted_ops`` names the ops
     the FLOP counter had no formula for, with how often each occurred; ``structure_hash`` digests
-    the module structure and parameter shapes when the workload was built to count it.
+    the module structure and parameter shapes when the workload was built to count it;
+    ``layers`` is how many layers the work is spread over (a model's leaf-module calls).
     """
 
     flops: float | None
@@ -24,6 +25,7 @@ class Accounting:
     memory_bytes: float | None
     uncounted_ops: Mapping[str, int] = field(default_factory=dict)
     structure_hash: str | None = None
+    layers: int | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,17 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
                           **popen)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_roofline_cache(tmp_path_factory):
+    """Tests never read or write the user's roofline cache, and measure tiny ceilings (the
+    subprocesses of run_cli inherit this environment)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FNBENCH_CACHE", str(tmp_path_factory.mktemp("fnbench-cache")))
+    patch.setenv("FNBENCH_ROOFLINE_QUICK", "1")
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def cli():
     return run_cli

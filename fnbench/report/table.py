@@ -17,7 +17,7 @@ from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, tabl
 from fnbench.report.status import run_state
 
 #: Columns of text that may wrap; every other column holds a number and never does.
-TEXT_COLUMNS = ("operator", "model", "family", "status")
+TEXT_COLUMNS = ("operator", "model", "family", "status", "ceiling", "note")
 
 
 @dataclass
@@ -102,11 +102,14 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
     """Table 1 layout: FLOPs, memory, latency, throughput, achieved FLOPS, with the paper's
     published number for the same device beside each measured one where the case is in its
     grid."""
+    from fnbench.report.roofline import has_roofline, roof_cell
+
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
+    roof = has_roofline(frame)
     table = TextTable(title="", columns=(
         ["operator", "size"] + (["mode"] if several_modes else [])
         + ["FLOPs M", "mem MB", "latency ms", "±95%", "paper", "samples/s", "GFLOPS",
-           "paper GFLOPS", "status"]))
+           "paper GFLOPS"] + (["% roof"] if roof else []) + ["status"]))
     paper_unit = None
     for _, row in frame.iterrows():
         ref = table1_reference(row.get("label"), row["channels"], row["height"], row["width"],
@@ -124,20 +127,24 @@ def ops_table(frame: pd.DataFrame) -> TextTable:
             + [fmt(row["flops"], 1, 1e-6), fmt(row["memory_bytes"], 2, 1e-6),
                fmt(row.get("latency_ms"), 3), fmt_ci(row), paper,
                fmt(row.get("throughput"), 0), fmt(row.get("achieved_flops"), 2, 1e-9),
-               fmt(ref["gflops"]) if unit else "–", _status(row, table.notes)])
-    table.drop_order = ["mem MB", "samples/s", "paper GFLOPS", "FLOPs M", "GFLOPS", "±95%",
-                        "paper"]
+               fmt(ref["gflops"]) if unit else "–"]
+            + ([roof_cell(row)] if roof else []) + [_status(row, table.notes)])
+    table.drop_order = ["mem MB", "samples/s", "paper GFLOPS", "% roof", "FLOPs M", "GFLOPS",
+                        "±95%", "paper"]
     return _finish(table, frame, "ops", paper_unit, "Table 1")
 
 
 def models_table(frame: pd.DataFrame) -> TextTable:
     """Table 3 layout: params, FLOPs, memory, latency, throughput, achieved FLOPS and the
     published top-1, with the paper's measured value for the same device beside ours."""
+    from fnbench.report.roofline import has_roofline, roof_cell
+
     several_modes = frame["mode"].nunique() > 1 if not frame.empty else False
+    roof = has_roofline(frame)
     table = TextTable(title="", columns=(
         ["model", "family", "res"] + (["mode"] if several_modes else [])
         + ["params M", "FLOPs G", "mem MB", "latency ms", "±95%", "paper", "samples/s",
-           "GFLOPS", "top-1", "status"]))
+           "GFLOPS"] + (["% roof"] if roof else []) + ["top-1", "status"]))
     paper_unit = None
     for _, row in frame.iterrows():
         ref = model_reference(None if _missing(row.get("paper_table")) else row["paper_table"],
@@ -150,14 +157,16 @@ def models_table(frame: pd.DataFrame) -> TextTable:
             + _mode_cells(row, several_modes)
             + [fmt(row["params"], 2, 1e-6), fmt(row["flops"], 3, 1e-9),
                fmt(row["memory_bytes"], 1, 1e-6), fmt(row.get("latency_ms"), 2), fmt_ci(row),
-               paper, fmt(row.get("throughput"), 1), fmt(row.get("achieved_flops"), 2, 1e-9),
-               fmt(row.get("top1"), 1), _status(row, table.notes)])
+               paper, fmt(row.get("throughput"), 1), fmt(row.get("achieved_flops"), 2, 1e-9)]
+            + ([roof_cell(row)] if roof else [])
+            + [fmt(row.get("top1"), 1), _status(row, table.notes)])
     if frame.get("uncounted_ops") is not None and (frame["uncounted_ops"].fillna("") != "").any():
         table.notes.append("ops fvcore has no formula for are not in FLOPs; each record lists "
                            "them (uncounted_ops in run.json and results.csv)")
     table.notes.append("top-1: published ImageNet-1k accuracy (source in run.json), not "
                        "measured here")
-    table.drop_order = ["mem MB", "samples/s", "family", "res", "GFLOPS", "params M", "top-1",
+    table.drop_order = ["mem MB", "samples/s", "family", "res", "% roof", "GFLOPS", "params M",
+                        "top-1",
                         "FLOPs G", "±95%", "paper"]
     return _finish(table, frame, "models", paper_unit, "Table 3 / Table 5")
 
@@ -248,14 +257,19 @@ def render_markdown(table: TextTable) -> str:
 
 def run_table(run: Run | dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout, after the run's status."""
+    from fnbench.report.roofline import has_roofline, roof_notes
+
     data = run.to_dict() if isinstance(run, Run) else run
     suite = data.get("suite")
+    frame = records_frame(data)
     if suite == "ops":
-        table = ops_table(records_frame(data))
+        table = ops_table(frame)
     elif suite == "models":
-        table = models_table(records_frame(data))
+        table = models_table(frame)
     else:
         raise ValueError(f"no table layout for suite {suite!r}")
+    if has_roofline(frame):
+        table.notes += roof_notes(frame, data.get("roofline"))
     if "status" in data:
         table.status = run_state(data).lines()
     if data.get("upgraded_from"):
