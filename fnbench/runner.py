@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from fnbench.measure import Measurement, Protocol, measure
+from fnbench.memory import check_fits
 from fnbench.workload import Accounting, Workload
 
 if TYPE_CHECKING:
@@ -57,6 +58,13 @@ def _accounting(workload: Workload) -> tuple[Accounting | None, str | None]:
         return None, f"{type(error).__name__}: {error}"
 
 
+def _memory_notes(workload: Workload, batch: int, runtime: str) -> dict[str, Any]:
+    """The memory estimate and what is available; MemoryBudgetError when it does not fit."""
+    if workload.estimate_memory is None:
+        return {}
+    return check_fits(workload.estimate_memory(batch, runtime))
+
+
 def measure_workload(workload: Workload, device: Device, mode: str, settings: RunSettings,
                      accounted: tuple[Accounting | None, str | None] | None = None
                      ) -> dict[str, Any]:
@@ -80,6 +88,7 @@ def measure_workload(workload: Workload, device: Device, mode: str, settings: Ru
         record.update(flops=None, params=None, memory_bytes=None, uncounted_ops={})
         record["notes"]["accounting_error"] = accounting_error
     try:
+        record["notes"].update(_memory_notes(workload, batch, device.runtime))
         prepared = device.prepare(workload, batch, settings.seed)
         record["notes"].update(prepared.notes)
         calls = 1 if mode == "latency" else None

@@ -28,7 +28,9 @@ class Accounting:
 class Workload:
     """Builds an ``nn.Module`` and knows its per-sample input shape and accounting.
 
-    ``meta`` holds suite-specific columns (for operators: op, channels, height, ...).
+    ``meta`` holds suite-specific columns (for operators: op, channels, height, ...);
+    ``estimate_memory(batch, runtime)`` is the estimated peak memory in bytes of preparing and
+    running it, computed without building it (None: unknown).
     """
 
     name: str
@@ -38,3 +40,4 @@ class Workload:
     build: Callable[[], "nn.Module"]
     accounting: Callable[[], Accounting]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    estimate_memory: Callable[[int, str], float | None] | None = None
