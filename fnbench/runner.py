@@ -22,6 +22,7 @@ from fnbench.measure import Measurement, Protocol, Round, Warmup, stop_reason, t
     warm_up
 from fnbench.records import Record, record_key
 from fnbench.specs import reference_workload, workload_hash
+from fnbench.memory import check_fits
 from fnbench.workload import Accounting, Workload
 
 if TYPE_CHECKING:
@@ -117,8 +118,10 @@ class InProcessExecutor:
         self.announce = announce  # told before each prepare and round (workers report it)
 
     def _prepare(self, job: Job, sink: Sink) -> Timer | None:
+        memory: dict = {}
         try:
             self.announce(job, "prepare")
+            memory = _memory_notes(job.workload, job.batch, self.device.runtime)
             prepared = self.device.prepare(job.workload, job.batch, self.seed)
             warm = warm_up(prepared.time_block, self.protocol)
         except KeyboardInterrupt:
@@ -129,7 +132,7 @@ class InProcessExecutor:
             return None
         calls = warm.calls_per_sample(self.protocol, latency=job.mode == "latency")
         timer = self.timers[job.index] = Timer(prepared.time_block, calls)
-        sink.prepared(job.index, dict(prepared.notes), warm, calls, self.process)
+        sink.prepared(job.index, {**memory, **prepared.notes}, warm, calls, self.process)
         return timer
 
     def run_pass(self, jobs: Sequence[Job], pass_index: int, rounds_each: int,
@@ -170,6 +173,13 @@ def _accounting(workload: Workload) -> tuple[Accounting | None, str | None]:
         raise
     except Exception as error:  # noqa: BLE001 - recorded; the workload is still timed
         return None, f"{type(error).__name__}: {error}"
+
+
+def _memory_notes(workload: Workload, batch: int, runtime: str) -> dict[str, Any]:
+    """The memory estimate and what is available; MemoryBudgetError when it does not fit."""
+    if workload.estimate_memory is None:
+        return {}
+    return check_fits(workload.estimate_memory(batch, runtime))
 
 
 def base_record(workload: Workload, device: "Device", mode: str, batch: int,

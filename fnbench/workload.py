@@ -34,7 +34,8 @@ class Workload:
 
     ``spec`` describes the workload as plain data (JSON): any process can rebuild it with
     :func:`fnbench.specs.workload_from_spec`. ``meta`` holds suite-specific columns (for
-    operators: op, channels, height, ...).
+    operators: op, channels, height, ...). ``estimate_memory(batch, runtime)`` is the estimated peak memory in bytes of preparing and
+    running it, computed without building it (None: unknown).
     """
 
     name: str
@@ -45,3 +46,4 @@ class Workload:
     accounting: Callable[[], Accounting]
     meta: Mapping[str, Any] = field(default_factory=dict)
     spec: Mapping[str, Any] = field(default_factory=dict)
+    estimate_memory: Callable[[int, str], float | None] | None = None

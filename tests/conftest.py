@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +69,17 @@ def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
                 m.weight.uniform_(0.5, 1.5, generator=g)
                 m.bias.normal_(0, 0.1, generator=g)
     return model
+
+
+def run_cli_peak_rss(*args: str) -> tuple[subprocess.CompletedProcess, int]:
+    """``python -m fnbench ARGS`` and the peak RSS of that process in bytes (Linux)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "fnbench", *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0), err.seek(0)
+        result = subprocess.CompletedProcess(command, process.returncode,
+                                             out.read().decode(), err.read().decode())
+    return result, usage.ru_maxrss * 1024

@@ -40,17 +40,69 @@ def test_onnxruntime_matches_pytorch(op, impl):
     prepared = prepare_onnxruntime(small(op, impl), batch=1, seed=0, threads=1)
     notes = prepared.notes
     assert notes["parity_ok"] and notes["parity_rel_err"] <= 1e-3
-    assert notes["onnx_exporter"] in ("dynamo", "torchscript")
+    assert notes["onnx_exporter"] == "dynamo"  # the fallback is for models, not the zoo
     assert prepared.time_block(2) > 0
 
 
-def test_onnxruntime_parity_is_checked_on_a_nonzero_output():
-    # the parity check must compare real numbers, not two zero tensors
-    workload = small("conv")
-    torch.manual_seed(0)
-    with torch.no_grad():
-        out = workload.build().eval()(torch.randn(1, *workload.input_shape))
-    assert float(out.abs().max()) > 1e-3
+class ExportsSomethingElse(nn.Module):
+    """Doubles its output only while being exported: the ONNX graph computes something else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return 2 * y if torch.onnx.is_in_onnx_export() else y
+
+
+class DataDependentBranch(nn.Module):
+    """Python control flow on a tensor's value: torch.export cannot capture it, the
+    TorchScript tracer records the branch taken."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return 2 * y if y.sum().item() > 0 else y - 1
+
+
+def _test_workload(module: type[nn.Module]) -> Workload:
+    return Workload(module.__name__, "test", "test", (4, 8, 8), module,
+                    lambda: Accounting(None, 0, None))
+
+
+def test_onnxruntime_parity_failure_raises_with_its_numbers():
+    with pytest.raises(ParityError) as info:
+        prepare_onnxruntime(_test_workload(ExportsSomethingElse), batch=1, seed=0, threads=1)
+    notes = info.value.notes
+    assert notes["parity_ok"] is False and notes["onnx_exporter"] == "dynamo"
+    assert notes["parity_rel_err"] == pytest.approx(1.0, rel=1e-4)  # |2y - y| / max |y|
+    assert notes["parity_max_abs_err"] > 0
+
+
+def test_a_parity_error_reaches_the_record():
+    from fnbench.measure import Protocol
+    from fnbench.runner import RunSettings, measure_workload
+
+    record = measure_workload(_test_workload(ExportsSomethingElse), open_device(
+        "cpu", "onnxruntime"), "latency", RunSettings(protocol=Protocol.quick()))
+    assert record["status"] == "error" and record["error"].startswith("ParityError: ")
+    assert record["notes"]["parity_rel_err"] == pytest.approx(1.0, rel=1e-4)
+    assert "latency_ms" not in record
+
+
+def test_torchscript_export_is_the_fallback_when_dynamo_fails(tmp_path):
+    with pytest.raises(Exception) as info:  # the premise: dynamo cannot export this module
+        torch.onnx.export(DataDependentBranch().eval(), (torch.randn(1, 4, 8, 8),),
+                          str(tmp_path / "m.onnx"), dynamo=True, external_data=False)
+    assert not isinstance(info.value, TypeError), info.value
+    prepared = prepare_onnxruntime(_test_workload(DataDependentBranch), batch=1, seed=0,
+                                   threads=1)
+    assert prepared.notes["onnx_exporter"] == "torchscript"
+    assert prepared.notes["parity_ok"] and prepared.time_block(2) > 0
 
 
 def _bn_workload() -> Workload:
@@ -233,3 +285,27 @@ def test_train_time_branches_are_reparameterised():
         out = model(x)
     assert sum(p.numel() for p in model.parameters()) < params  # branches merged
     assert torch.allclose(out, reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))
+
+
+class Overflows(nn.Module):
+    """Finite weights, infinite outputs."""
+
+    def forward(self, x):
+        return x * 1e30 * 1e30
+
+
+def test_non_finite_weights_or_outputs_are_named_not_blamed_on_folding():
+    from fnbench.devices.torch_eager import build_for_inference
+
+    def nan_weights() -> nn.Module:
+        model = _bn_workload().build()
+        with torch.no_grad():
+            model[0].weight[0, 0, 0, 0] = float("nan")
+        return model
+
+    workload = Workload("nan", "test", "test", (8, 10, 10), nan_weights,
+                        lambda: Accounting(None, 0, None))
+    with pytest.raises(RuntimeError, match=r"weights contain NaN/inf \(first: 0.weight\)"):
+        build_for_inference(workload, seed=0)
+    with pytest.raises(RuntimeError, match="outputs contain NaN/inf"):
+        build_for_inference(_test_workload(Overflows), seed=0)

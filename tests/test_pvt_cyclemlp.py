@@ -3,14 +3,15 @@ deform_conv2d formulation, and ONNX Runtime parity."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 from torchvision.ops import deform_conv2d
 
 from fnbench.accounting import count_params, fvcore_macs
+from fnbench.devices.onnx_runtime import prepare_onnxruntime
 from fnbench.models.cyclemlp import CycleFC, cyclemlp_b1, cyclemlp_b2
 from fnbench.models.pvt import pvt_large, pvt_medium, pvt_small, pvt_tiny
+from fnbench.models.workloads import model_workload
 from fnbench.report.paper import paper_table
 
 MODELS = {
@@ -66,17 +67,10 @@ def test_cyclefc_equals_deform_conv2d(kernel_size: tuple[int, int], in_channels:
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("constructor", [pvt_tiny, cyclemlp_b1])
-def test_onnx_runtime_matches_pytorch(constructor, tmp_path) -> None:
-    ort = pytest.importorskip("onnxruntime")
-    torch.manual_seed(0)
-    model = constructor().eval()
-    x = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        expected = model(x).numpy()
-    path = tmp_path / "model.onnx"
-    torch.onnx.export(model, (x,), str(path), dynamo=True, external_data=False)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
-    assert got.shape == (1, 1000)
-    assert np.abs(got - expected).max() <= 1e-3 * np.abs(expected).max()
+@pytest.mark.parametrize("name", ["pvt_tiny", "cyclemlp_b1"])
+def test_onnx_runtime_matches_pytorch(name) -> None:
+    prepared = prepare_onnxruntime(model_workload(name), batch=1, seed=0, threads=1)
+    notes = prepared.notes
+    assert notes["onnx_exporter"] == "dynamo"
+    assert notes["parity_ok"] and notes["parity_rel_err"] <= 1e-3
+    assert prepared.time_block(1) > 0

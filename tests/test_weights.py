@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import pytest
 import timm
 import torch
@@ -153,3 +156,32 @@ def test_deeper_variant_is_refused(tmp_path):
     torch.save(fasternet("S").state_dict(), path)
     assert_one_line_usage_error(lambda: load_weights(fasternet("T2"), path), "shape mismatches",
                                 "unexpected keys", "stages.4.blocks.8.")
+
+
+def test_a_directory_is_named_as_one(tmp_path):
+    assert_one_line_usage_error(lambda: load_weights(fasternet("T0"), tmp_path),
+                                "is a directory", "pass the file itself")
+
+
+def test_a_whole_pickled_module_is_refused_without_a_warning(tmp_path):
+    path = tmp_path / "whole.pth"
+    with open(path, "wb") as handle:
+        pickle.dump(fasternet("T0"), handle)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert_one_line_usage_error(lambda: load_weights(fasternet("T0"), path),
+                                    "not a checkpoint", "model.state_dict()")
+    assert not caught, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_and_leave_the_model_untouched(tmp_path, value):
+    state = randomize_norms(fasternet("T0")).state_dict()
+    state["head.bias"][3] = value
+    path = tmp_path / "diverged.pth"
+    torch.save(state, path)
+    model = fasternet("T0")
+    before = snapshot(model)
+    assert_one_line_usage_error(lambda: load_weights(model, path), "contains NaN/inf",
+                                "tensors 1 (head.bias)")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())

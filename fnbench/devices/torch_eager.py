@@ -18,12 +18,17 @@ FUSION_RTOL = 1e-3  # FP32 re-association after folding stays far below this
 
 def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[str, Any]]:
     """The workload's module in eval mode, re-parameterised and with BN folded, built under a
-    fixed seed."""
+    fixed seed. Its notes include the checksum of the unfolded model's output on the batch-1
+    input of ``seed``."""
     torch.manual_seed(seed)
     module = workload.build().eval()
+    _check_finite_weights(module)
     x = make_input(workload, 1, seed)
     with torch.inference_mode():
         reference = module(x)
+    if not torch.isfinite(reference).all():
+        raise RuntimeError("the model's outputs contain NaN/inf on a random input, before any "
+                           "BN folding: check its weights and layers")
     reparameterized = reparameterize(module)
     module, folded, left = fuse_batchnorm(module)
     for p in module.parameters():
@@ -34,7 +39,21 @@ def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[
         raise RuntimeError(f"folding BN / re-parameterising changed the outputs (relative error "
                            f"{error:.2e} > {FUSION_RTOL}); please report this model")
     return module, {"reparameterized": reparameterized, "bn_folded": folded, "bn_left": left,
-                    "fusion_rel_err": error}
+                    "fusion_rel_err": error, "output_checksum": output_checksum(reference)}
+
+
+def output_checksum(output: torch.Tensor) -> list[float]:
+    """Sum and sum of absolute values of an output: a fingerprint of the weights that ran."""
+    values = output.double()
+    return [float(values.sum()), float(values.abs().sum())]
+
+
+def _check_finite_weights(module: nn.Module) -> None:
+    """RuntimeError naming the first parameter or buffer that holds NaN or infinity."""
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise RuntimeError(f"the model's weights contain NaN/inf (first: {name}): load a "
+                               f"checkpoint with finite weights")
 
 
 def output_errors(reference: ArrayLike, candidate: ArrayLike) -> tuple[float, float]:

@@ -167,7 +167,7 @@ class FasterNet(nn.Module):
         super().__init__()
         self.patch_embed = PatchEmbed(in_chans, width, norm)
         # the official rule: the rate grows linearly from 0 over all blocks of the network
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        rates = torch.linspace(0, drop_path_rate, sum(depths), device="cpu").tolist()
         layers: list[nn.Module] = []
         for i, depth in enumerate(depths):
             dim = width * 2 ** i

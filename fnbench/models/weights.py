@@ -9,6 +9,7 @@ names; timm checkpoints are converted on load.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,11 +83,14 @@ def _read(path: Path) -> object:
             raise UsageError(f"{path} is not a safetensors checkpoint ({_first_line(error)}); "
                              f"pass a file saved with safetensors.torch.save_file") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the error below says it all, on one line
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - torch.load fails in many ways on a non-checkpoint
         raise UsageError(f"{path} is not a checkpoint that torch.load(weights_only=True) can "
                          f"read ({type(error).__name__}); pass a .pth/.pt file holding a state "
-                         f"dict of tensors, or a .safetensors file") from None
+                         f"dict of tensors (torch.save(model.state_dict(), path), not the whole "
+                         f"model), or a .safetensors file") from None
 
 
 def _state_dict_of(checkpoint: object, path: Path) -> StateDict:
@@ -129,14 +133,26 @@ def _check_fits(model: nn.Module, state: StateDict, path: Path) -> StateDict:
     return {**{k: v for k, v in expected.items() if k not in state}, **state}
 
 
+def _check_finite(state: StateDict, path: Path) -> None:
+    """UsageError naming the tensors that hold NaN or infinity."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise UsageError(f"checkpoint {path} contains NaN/inf: tensors {_listed(bad)}; pass a "
+                         f"checkpoint with finite weights (e.g. from before training diverged)")
+
+
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a local checkpoint (.pth/.pt or .safetensors, official or timm naming) into
     ``model``, strictly: on any mismatch a UsageError is raised and ``model`` is untouched."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a checkpoint file: pass the file itself "
+                         f"(a .pth, .pt or .safetensors file)")
     if not path.is_file():
         raise UsageError(f"checkpoint not found: {path}; pass the path of a local .pth, .pt or "
                          f".safetensors file")
     state = _state_dict_of(_read(path), path)
+    _check_finite(state, path)
     if is_timm_naming(state):
         state = from_timm_state_dict(state)
     model.load_state_dict(_check_fits(model, state, path), strict=True)

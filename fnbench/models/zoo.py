@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
+from typing import Any, Callable
 
+import pandas as pd
 import torch.nn as nn
 
 from fnbench.errors import UsageError
@@ -45,26 +46,44 @@ class ModelSpec:
     builder: Callable[[], nn.Module] | None = None
 
 
-# Table 3, in the paper's order: registry name, source, resolution.
+# Table 3, in the paper's order: registry name, the paper's network name (its row in
+# table3_imagenet.csv), source, resolution.
 _TABLE3 = [
-    ("shufflenet_v2_x1_5", "torchvision", 224), ("mobilenetv2_100", "timm", 224),
-    ("mobilevit_xxs", "timm", 256), ("edgenext_xx_small", "timm", 256),
-    ("fasternet_t0", "fnbench", 224), ("ghostnet_130", "timm", 224),
-    ("shufflenet_v2_x2_0", "torchvision", 224), ("mobilenetv2_140", "timm", 224),
-    ("mobilevit_xs", "timm", 256), ("edgenext_x_small", "timm", 256),
-    ("pvt_tiny", "fnbench", 224), ("fasternet_t1", "fnbench", 224),
-    ("cyclemlp_b1", "fnbench", 224), ("poolformer_s12", "timm", 224),
-    ("mobilevit_s", "timm", 256), ("edgenext_small", "timm", 256),
-    ("resnet50", "timm", 224), ("fasternet_t2", "fnbench", 224),
-    ("cyclemlp_b2", "fnbench", 224), ("poolformer_s24", "timm", 224),
-    ("poolformer_s36", "timm", 224), ("convnext_tiny", "timm", 224),
-    ("swin_tiny_patch4_window7_224", "timm", 224), ("pvt_small", "fnbench", 224),
-    ("pvt_medium", "fnbench", 224), ("fasternet_s", "fnbench", 224),
-    ("poolformer_m36", "timm", 224), ("convnext_small", "timm", 224),
-    ("swin_small_patch4_window7_224", "timm", 224), ("pvt_large", "fnbench", 224),
-    ("fasternet_m", "fnbench", 224), ("poolformer_m48", "timm", 224),
-    ("convnext_base", "timm", 224), ("swin_base_patch4_window7_224", "timm", 224),
-    ("fasternet_l", "fnbench", 224),
+    ("shufflenet_v2_x1_5", "ShuffleNetV2 x1.5", "torchvision", 224),
+    ("mobilenetv2_100", "MobileNetV2", "timm", 224),
+    ("mobilevit_xxs", "MobileViT-XXS", "timm", 256),
+    ("edgenext_xx_small", "EdgeNeXt-XXS", "timm", 256),
+    ("fasternet_t0", "FasterNet-T0", "fnbench", 224),
+    ("ghostnet_130", "GhostNet x1.3", "timm", 224),
+    ("shufflenet_v2_x2_0", "ShuffleNetV2 x2", "torchvision", 224),
+    ("mobilenetv2_140", "MobileNetV2 x1.4", "timm", 224),
+    ("mobilevit_xs", "MobileViT-XS", "timm", 256),
+    ("edgenext_x_small", "EdgeNeXt-XS", "timm", 256),
+    ("pvt_tiny", "PVT-Tiny", "fnbench", 224),
+    ("fasternet_t1", "FasterNet-T1", "fnbench", 224),
+    ("cyclemlp_b1", "CycleMLP-B1", "fnbench", 224),
+    ("poolformer_s12", "PoolFormer-S12", "timm", 224),
+    ("mobilevit_s", "MobileViT-S", "timm", 256),
+    ("edgenext_small", "EdgeNeXt-S", "timm", 256),
+    ("resnet50", "ResNet50", "timm", 224),
+    ("fasternet_t2", "FasterNet-T2", "fnbench", 224),
+    ("cyclemlp_b2", "CycleMLP-B2", "fnbench", 224),
+    ("poolformer_s24", "PoolFormer-S24", "timm", 224),
+    ("poolformer_s36", "PoolFormer-S36", "timm", 224),
+    ("convnext_tiny", "ConvNeXt-T", "timm", 224),
+    ("swin_tiny_patch4_window7_224", "Swin-T", "timm", 224),
+    ("pvt_small", "PVT-Small", "fnbench", 224),
+    ("pvt_medium", "PVT-Medium", "fnbench", 224),
+    ("fasternet_s", "FasterNet-S", "fnbench", 224),
+    ("poolformer_m36", "PoolFormer-M36", "timm", 224),
+    ("convnext_small", "ConvNeXt-S", "timm", 224),
+    ("swin_small_patch4_window7_224", "Swin-S", "timm", 224),
+    ("pvt_large", "PVT-Large", "fnbench", 224),
+    ("fasternet_m", "FasterNet-M", "fnbench", 224),
+    ("poolformer_m48", "PoolFormer-M48", "timm", 224),
+    ("convnext_base", "ConvNeXt-B", "timm", 224),
+    ("swin_base_patch4_window7_224", "Swin-B", "timm", 224),
+    ("fasternet_l", "FasterNet-L", "fnbench", 224),
 ]
 
 # Extra rows of the `extended` set: name, family, resolution, top-1, its source (None where no
@@ -95,21 +114,31 @@ _OWN_BUILDERS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+def _paper_row(table: pd.DataFrame, column: str, name: str) -> Any:
+    """The one row of a packaged paper table whose ``column`` is ``name``."""
+    match = table[table[column] == name]
+    if len(match) != 1:
+        raise LookupError(f"{len(match)} rows named {name!r} in the paper's table (column "
+                          f"{column}): fix the registry entry or fnbench/data/paper")
+    return next(match.itertuples())
+
+
 def _registry() -> dict[str, ModelSpec]:
     table3 = paper_table("table3_imagenet")
     table5 = paper_table("table5_ablation")
     specs: dict[str, ModelSpec] = {}
-    for (name, source, resolution), row in zip(_TABLE3, table3.itertuples()):
+    for name, network, source, resolution in _TABLE3:
+        row = _paper_row(table3, "network", network)
         sets = ("paper", "extended", "all")
         if name.startswith("fasternet_"):
             sets += ("fasternet",)
         if name in ("fasternet_t0", "fasternet_t2"):
             sets += ("ablation",)
         specs[name] = ModelSpec(name, row.family, source, resolution, "table3_imagenet",
-                                row.network, float(row.top1), "FasterNet paper, Table 3", sets,
+                                network, float(row.top1), "FasterNet paper, Table 3", sets,
                                 _OWN_BUILDERS.get(name))
     for name, ablation in ABLATIONS.items():
-        row = table5[table5.variant == ablation["paper_row"]].iloc[0]
+        row = _paper_row(table5, "variant", ablation["paper_row"])
         specs[name] = ModelSpec(name, "FasterNet", "fnbench", 224, "table5_ablation",
                                 ablation["paper_row"], float(row.top1),
                                 "FasterNet paper, Table 5", ("ablation", "all"),

@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from fnbench.accounting import BYTES_PER_ELEMENT
 from fnbench.errors import UsageError
+from fnbench.memory import Footprint, peak_bytes
 from fnbench.operators.pconv import FORWARD_FORMS, partial_channels
 from fnbench.operators.zoo import OPERATORS, LayerConfig, OperatorSpec
 from fnbench.workload import Accounting, Workload
@@ -101,6 +102,12 @@ def _accounting(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> Accounting
                       memory_bytes=cost.memory_elements * layers * BYTES_PER_ELEMENT)
 
 
+def _footprint(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> Footprint:
+    """Weights of every layer; the largest activation is one full map (each layer's output)."""
+    map_bytes = cfg.channels * cfg.height * cfg.width * BYTES_PER_ELEMENT
+    return Footprint(spec.cost(cfg).params * layers * BYTES_PER_ELEMENT, map_bytes)
+
+
 def operator_workload(op: str, cfg: LayerConfig, layers: int) -> Workload:
     """``layers`` stacked layers of operator ``op`` on a ``cfg.channels`` x h x w map."""
     spec = OPERATORS[op]
@@ -120,7 +127,9 @@ def operator_workload(op: str, cfg: LayerConfig, layers: int) -> Workload:
                     input_shape=(cfg.channels, cfg.height, cfg.width),
                     build=lambda: _stack(spec, cfg, layers),
                     accounting=lambda: _accounting(spec, cfg, layers), meta=meta,
-                    spec=operator_spec(op, cfg, layers))
+                    spec=operator_spec(op, cfg, layers),
+                    estimate_memory=lambda batch, runtime: peak_bytes(
+                        _footprint(spec, cfg, layers), batch, runtime))
 
 
 def operator_spec(op: str, cfg: LayerConfig, layers: int) -> dict:
