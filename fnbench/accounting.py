@@ -17,7 +17,9 @@ import torch.nn as nn
 
 from fnbench.workload import Accounting
 
-BYTES_PER_ELEMENT = 4  # FP32
+BYTES_PER_ELEMENT = 4  # FP32, the default
+#: Bytes per element of each ``--dtype``: memory access is counted in the dtype measured.
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def conv_macs(c_in: int, c_out: int, k: int, h: int, w: int, groups: int = 1) -> float:
@@ -74,8 +76,10 @@ def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
     return total, uncounted
 
 
-def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> float:
-    """Per-layer memory access of one sample: inputs, outputs and weights of every leaf module."""
+def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...],
+                        element_bytes: int = BYTES_PER_ELEMENT) -> float:
+    """Per-layer memory access of one sample: inputs, outputs and weights of every leaf module,
+    ``element_bytes`` bytes per element."""
     total = 0
 
     def numel(value: object) -> int:
@@ -99,7 +103,7 @@ def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> floa
     finally:
         for handle in handles:
             handle.remove()
-    return float(total * BYTES_PER_ELEMENT)
+    return float(total * element_bytes)
 
 
 @contextmanager
@@ -126,12 +130,13 @@ def structure_hash(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> Accounting:
+def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...],
+                     element_bytes: int = BYTES_PER_ELEMENT) -> Accounting:
     """MACs (fvcore, before BN folding, attention included), params and per-layer memory access
-    of the model ``build`` returns, per sample."""
+    (``element_bytes`` per element) of the model ``build`` returns, per sample."""
     with unfused_timm_attention():
         model = build().eval()
     macs, uncounted = fvcore_macs(model, input_shape)
     return Accounting(flops=macs, params=count_params(model),
-                      memory_bytes=traced_memory_bytes(model, input_shape),
+                      memory_bytes=traced_memory_bytes(model, input_shape, element_bytes),
                       uncounted_ops=uncounted, structure_hash=structure_hash(model))

@@ -31,8 +31,15 @@ MODE_CHOICES = ("latency", "throughput", "both")
 # Options shared by every measuring command (DESIGN.md: common options).
 DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
 RuntimeOpt = typer.Option(None, "--runtime", "-r",
-                          help="torch or onnxruntime (default: the device's own: torch on cpu "
+                          help="torch (eager), torch-compile (torch.compile, inductor; cpu and "
+                               "cuda) or onnxruntime (default: the device's own: torch on cpu "
                                "and cuda, onnxruntime on arm).")
+DtypeOpt = typer.Option("fp32", "--dtype",
+                        help="fp32, fp16 (cuda) or bf16 (cuda; cpu with native bf16): module "
+                             "and input are cast.")
+CompileModeOpt = typer.Option(None, "--compile-mode",
+                              help="torch.compile mode with --runtime torch-compile: default, "
+                                   "reduce-overhead or max-autotune (default: default).")
 ModeOpt = typer.Option("latency", "--mode", "-m",
                        help="latency (batch 1, a sample per call), throughput (batch --batch, "
                             "blocks of calls) or both.")
@@ -111,7 +118,8 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
 
 def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtime: str | None,
              threads: int, host: str | None, settings: RunSettings, out: Path,
-             ssh_options: Sequence[str] | None = None, remote_python: str = "python3") -> None:
+             ssh_options: Sequence[str] | None = None, remote_python: str = "python3",
+             dtype: str = "fp32", compile_mode: str | None = None) -> None:
     """Everything after option parsing: open the device, run, write the run, print the table."""
     from fnbench.devices import open_device
     from fnbench.report.table import render_markdown, render_rich, run_table
@@ -119,7 +127,7 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
     from fnbench.runner import new_run, plan_jobs, run_jobs
 
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
-                         remote_python)
+                         remote_python, dtype, compile_mode)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=stderr, transient=True)
     status = "interrupted"
@@ -130,7 +138,8 @@ def _measure(suite: str, workloads: Sequence[Workload], device_name: str, runtim
             jobs = plan_jobs(workloads, device, settings,
                              lambda w: progress.update(task, advance=1,
                                                        description=f"counting {w.name}"))
-            run_dir = create_run_dir(out, suite, device.name, device.runtime)
+            variant = device.runtime + ("" if device.dtype == "fp32" else f"-{device.dtype}")
+            run_dir = create_run_dir(out, suite, device.name, variant)
             writer = RunWriter(run_dir, new_run(suite, device, settings, sys.argv, jobs))
             planned = len(writer.run.planned)
             progress.reset(task, total=planned, description=f"{suite}: measuring")
@@ -190,6 +199,7 @@ def ops(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -212,7 +222,7 @@ def ops(
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, dtype, compile_mode)
 
 
 @app.command()
@@ -225,6 +235,7 @@ def models(
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -244,7 +255,7 @@ def models(
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python)
+             remote_python, dtype, compile_mode)
 
 
 @app.command()

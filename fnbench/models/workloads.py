@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -40,7 +41,7 @@ def model_workload(name: str, weights: Path | None = None) -> Workload:
             "paper_table": entry.paper_table, "paper_row": entry.paper_row,
             "weights": str(weights) if weights is not None else None}
     return Workload(name=name, suite="models", family=entry.family, input_shape=shape,
-                    build=build, accounting=lambda: model_accounting(build, shape), meta=meta,
+                    build=build, accounting=partial(model_accounting, build, shape), meta=meta,
                     spec={"suite": "models", "model": name,
                           "weights": str(weights) if weights is not None else None})
 
