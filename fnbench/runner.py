@@ -102,11 +102,11 @@ _OOM_MESSAGES = ("can't allocate memory", "out of memory", "failed to allocate m
 
 
 def is_out_of_memory(error: BaseException) -> bool:
-    """Whether ``error`` is an allocation failure (CPU or GPU)."""
+    """Whether ``error`` is an allocation failure (CPU or GPU; ONNX Runtime's errors are plain
+    Exceptions, so the message decides)."""
     if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
         return True
-    return isinstance(error, RuntimeError) and any(
-        text in str(error).lower() for text in _OOM_MESSAGES)
+    return any(text in str(error).lower() for text in _OOM_MESSAGES)
 
 
 def error_text(error: BaseException, batch: int | None = None) -> str:

@@ -268,6 +268,27 @@ def test_an_impossible_batch_is_an_error_record_naming_it_and_nothing_is_lowered
     assert "can't allocate memory" in record.error
 
 
+def onnxruntime_allocation_failure() -> Exception:
+    """ONNX Runtime's own error for a 4 PiB buffer (ConstantOfShape), raised for real."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    node = helper.make_node("ConstantOfShape", ["shape"], ["out"])
+    graph = helper.make_graph(
+        [node], "huge", [helper.make_tensor_value_info("shape", TensorProto.INT64, [2])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    sess = ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+    try:
+        sess.run(None, {"shape": np.array([2 ** 25, 2 ** 25], dtype=np.int64)})
+    except Exception as error:  # noqa: BLE001 - the error object is what is tested
+        return error
+    pytest.fail("ONNX Runtime allocated 4 PiB")
+
+
 def test_out_of_memory_is_told_from_other_errors():
     try:
         torch.empty(2 ** 62, dtype=torch.uint8)
@@ -277,6 +298,9 @@ def test_out_of_memory_is_told_from_other_errors():
     assert is_out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to "
                                                         "allocate 2.00 GiB"))
     assert is_out_of_memory(MemoryError())
+    ort_error = onnxruntime_allocation_failure()
+    assert not isinstance(ort_error, RuntimeError) and is_out_of_memory(ort_error)
+    assert error_text(ort_error, 8).startswith("out of memory at batch 8: lower --batch")
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert error_text(RuntimeError("shape mismatch"), 32) == "RuntimeError: shape mismatch"
     assert error_text(MemoryError(), 1).startswith("out of memory at batch 1: the workload "

@@ -9,8 +9,6 @@ from fnbench.devices.cuda import CudaDevice
 from fnbench.errors import UsageError
 
 DEVICES: dict[str, type[Device]] = {cls.name: cls for cls in (CpuDevice, CudaDevice, ArmDevice)}
-
-
 DTYPES = ("fp32", "fp16", "bf16")
 
 
@@ -37,10 +35,12 @@ def open_device(name: str, runtime: str | None = None, threads: int = 1,
                          f"{' or '.join(cls.runtimes)}")
     if threads < 1:
         raise UsageError(f"--threads {threads} must be at least 1")
-    for problem in (cls.runtime_problem(runtime), cls.unavailable_reason()):
-        if problem:
-            raise UsageError(problem if problem.startswith("--") else f"--device {name}: "
-                             f"{problem}")
+    problem = cls.runtime_problem(runtime)
+    if problem:
+        raise UsageError(problem)
+    reason = cls.unavailable_reason()
+    if reason:
+        raise UsageError(f"--device {name}: {reason}")
     problem = cls.dtype_problem(dtype, runtime)
     if problem:
         raise UsageError(problem)
