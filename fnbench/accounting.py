@@ -17,7 +17,9 @@ import torch.nn as nn
 
 from fnbench.workload import Accounting
 
-BYTES_PER_ELEMENT = 4  # FP32
+BYTES_PER_ELEMENT = 4  # FP32, the default
+#: Bytes per element of each ``--dtype``: memory access is counted in the dtype measured.
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
 
 def conv_macs(c_in: int, c_out: int, k: int, h: int, w: int, groups: int = 1) -> float:
@@ -74,12 +76,15 @@ def fvcore_macs(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float,
     return total, uncounted
 
 
-def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...]) -> float:
-    """Per-layer memory access of one sample: inputs, outputs and weights of every leaf module."""
-    return traced_memory(module, input_shape)[0]
+def traced_memory_bytes(module: nn.Module, input_shape: tuple[int, ...],
+                        element_bytes: int = BYTES_PER_ELEMENT) -> float:
+    """Per-layer memory access of one sample: inputs, outputs and weights of every leaf module,
+    ``element_bytes`` bytes per element."""
+    return traced_memory(module, input_shape, element_bytes)[0]
 
 
-def traced_memory(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[float, int]:
+def traced_memory(module: nn.Module, input_shape: tuple[int, ...],
+                  element_bytes: int = BYTES_PER_ELEMENT) -> tuple[float, int]:
     """Memory access of one sample (as :func:`traced_memory_bytes`) and the number of leaf-module
     calls it is spread over (the model's layers, for the roofline's working set)."""
     total = calls = 0
@@ -106,7 +111,7 @@ def traced_memory(module: nn.Module, input_shape: tuple[int, ...]) -> tuple[floa
     finally:
         for handle in handles:
             handle.remove()
-    return float(total * BYTES_PER_ELEMENT), calls
+    return float(total * element_bytes), calls
 
 
 @contextmanager
@@ -133,13 +138,14 @@ def structure_hash(module: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...]) -> Accounting:
+def model_accounting(build: Callable[[], nn.Module], input_shape: tuple[int, ...],
+                     element_bytes: int = BYTES_PER_ELEMENT) -> Accounting:
     """MACs (fvcore, before BN folding, attention included), params and per-layer memory access
-    of the model ``build`` returns, per sample."""
+    (``element_bytes`` per element) of the model ``build`` returns, per sample."""
     with unfused_timm_attention():
         model = build().eval()
     macs, uncounted = fvcore_macs(model, input_shape)
-    memory, calls = traced_memory(model, input_shape)
+    memory, calls = traced_memory(model, input_shape, element_bytes)
     return Accounting(flops=macs, params=count_params(model), memory_bytes=memory,
                       uncounted_ops=uncounted, structure_hash=structure_hash(model),
                       layers=calls or None)

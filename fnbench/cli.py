@@ -54,8 +54,15 @@ def _out_folder(value: str | Path) -> Path:
 # Options shared by every measuring command (ops and models).
 DeviceOpt = typer.Option("cpu", "--device", "-d", help="cpu, cuda or arm.")
 RuntimeOpt = typer.Option(None, "--runtime", "-r",
-                          help="torch or onnxruntime (default: the device's own: torch on cpu "
+                          help="torch (eager), torch-compile (torch.compile, inductor; cpu and "
+                               "cuda) or onnxruntime (default: the device's own: torch on cpu "
                                "and cuda, onnxruntime on arm).")
+DtypeOpt = typer.Option("fp32", "--dtype",
+                        help="fp32, fp16 (cuda) or bf16 (cuda; cpu with native bf16): module "
+                             "and input are cast.")
+CompileModeOpt = typer.Option(None, "--compile-mode",
+                              help="torch.compile mode with --runtime torch-compile: default, "
+                                   "reduce-overhead or max-autotune (default: default).")
 ModeOpt = typer.Option("latency", "--mode", "-m",
                        help="latency (batch 1, a sample per call), throughput (batch --batch, "
                             "blocks of calls) or both.")
@@ -291,7 +298,8 @@ def _write_failed(writer: Any, error: Any) -> None:
 def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: str,
                       runtime: str | None, threads: int, host: str | None,
                       settings: RunSettings, out: Path, ssh_options: Sequence[str] | None = None,
-                      remote_python: str = "python3", no_roofline: bool = False) -> None:
+                      remote_python: str = "python3", no_roofline: bool = False,
+                      dtype: str = "fp32", compile_mode: str | None = None) -> None:
     """Open the device, run, write the run, print the table; exit 1 on a failed record."""
     from fnbench.devices import open_device
     from fnbench.report.status import run_state
@@ -300,13 +308,14 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     from fnbench.runner import new_run
 
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
-                         remote_python)
+                         remote_python, dtype, compile_mode)
     if host and settings.processes > 1:
         raise UsageError("--processes applies to this machine, not to a board over --host: "
                          "drop --processes")
     roofline = None if no_roofline else _attached_roofline(device)
     jobs = _plan(workloads, device, settings)
-    run_dir = create_run_dir(out, suite, device.name, device.runtime)
+    variant = device.runtime + ("" if device.dtype == "fp32" else f"-{device.dtype}")
+    run_dir = create_run_dir(out, suite, device.name, variant)
     writer = None
     interrupt = None
     try:
@@ -354,6 +363,7 @@ def ops(
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     no_roofline: bool = NoRooflineOpt,
+    dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
                                       "pconv, pconv_pwconv."),
@@ -376,7 +386,7 @@ def ops(
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python, no_roofline)
+             remote_python, no_roofline, dtype, compile_mode)
 
 
 @app.command()
@@ -390,6 +400,7 @@ def models(
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
     ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     no_roofline: bool = NoRooflineOpt,
+    dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
                                        "extended (paper + newer and MLP baselines) or all."),
@@ -409,7 +420,7 @@ def models(
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python, no_roofline)
+             remote_python, no_roofline, dtype, compile_mode)
 
 
 @app.command()

@@ -40,6 +40,7 @@ class Footprint:
 def peak_bytes(footprint: Footprint, batch: int, runtime: str) -> float | None:
     """The estimated peak memory of preparing and running ``footprint`` at ``batch``; None for
     a runtime without a rule."""
+    runtime = "torch" if runtime.startswith("torch") else runtime  # torch-compile: torch's
     if runtime not in _ACTIVATIONS:
         return None
     per_sample, fixed = _ACTIVATIONS[runtime]

@@ -36,14 +36,19 @@ STATUSES = ("running", "complete", "interrupted", "failed")
 
 
 def record_key(spec: Mapping[str, Any], device: str, runtime: str, mode: str, batch: int,
-               threads: int, host: str | None = None) -> str:
+               threads: int, host: str | None = None, dtype: str = "fp32",
+               compile_mode: str | None = None) -> str:
     """What two runs of the same thing share: suite, workload parameters, device, runtime, mode,
-    batch, threads (and the host for a remote device)."""
+    batch, threads (and the host for a remote device, the dtype unless fp32, the torch.compile
+    mode unless the default: an fp32 key is the same as before dtypes existed)."""
     params = "|".join(f"{k}={spec[k]}" for k in sorted(spec) if k != "suite"
                       and spec[k] is not None)
     where = f"|host={host}" if host else ""
+    extra = f"|dtype={dtype}" if dtype != "fp32" else ""
+    if compile_mode not in (None, "default"):
+        extra += f"|compile_mode={compile_mode}"
     return (f"{spec.get('suite')}|{params}|device={device}{where}|runtime={runtime}"
-            f"|mode={mode}|batch={batch}|threads={threads}")
+            f"|mode={mode}|batch={batch}|threads={threads}{extra}")
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -97,6 +102,7 @@ class Record:
     error: str | None = None
     notes: Mapping[str, Any] = field(default_factory=dict)
     host: str | None = None
+    dtype: str = "fp32"
     flops: float | None = None
     params: int | None = None
     memory_bytes: float | None = None

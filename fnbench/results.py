@@ -26,7 +26,7 @@ SUITES = ("ops", "models")
 
 #: CSV columns every suite has, in this order.
 COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
-                  "flops", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
+                  "dtype", "flops", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
                   "throughput", "achieved_flops", "status"]
 #: Statistics and identity columns after the common ones (milliseconds per call).
 STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency_ci_high_ms",
@@ -316,6 +316,7 @@ def read_run(path: Path | str) -> Run:
 
 def _flat(record: dict[str, Any]) -> dict[str, Any]:
     row = {key: record.get(key) for key in COMMON_COLUMNS + STATS_COLUMNS + ROOFLINE_COLUMNS}
+    row["dtype"] = record.get("dtype") or "fp32"  # runs written before dtypes were fp32
     uncounted = record.get("uncounted_ops") or {}
     row["uncounted_ops"] = ";".join(f"{op}={n}" for op, n in sorted(uncounted.items()))
     row.update(record.get("meta") or {})

@@ -97,8 +97,27 @@ class Executor(Interface):
     def close(self) -> None: ...
 
 
-def error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}".splitlines()[0][:500]
+#: How allocation failures read: PyTorch's CPU allocator, ONNX Runtime's arena, C++ bad_alloc.
+_OOM_MESSAGES = ("can't allocate memory", "out of memory", "failed to allocate memory",
+                 "bad_alloc", "bad allocation")
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure (CPU or GPU; ONNX Runtime's errors are plain
+    Exceptions, so the message decides)."""
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        return True
+    return any(text in str(error).lower() for text in _OOM_MESSAGES)
+
+
+def error_text(error: BaseException, batch: int | None = None) -> str:
+    """The record's one-line error; an allocation failure names the batch (which fnbench
+    never lowers by itself)."""
+    text = f"{type(error).__name__}: {error}".splitlines()[0][:400]
+    if batch is None or not is_out_of_memory(error):
+        return text[:500]
+    fix = "lower --batch" if batch > 1 else "the workload does not fit in this device's memory"
+    return f"out of memory at batch {batch}: {fix} ({text})"
 
 
 class Timer:
@@ -121,13 +140,14 @@ class InProcessExecutor:
         memory: dict = {}
         try:
             self.announce(job, "prepare")
-            memory = _memory_notes(job.workload, job.batch, self.device.runtime)
-            prepared = self.device.prepare(job.workload, job.batch, self.seed)
-            warm = warm_up(prepared.time_block, self.protocol)
+            with self.device.measuring():
+                memory = _memory_notes(job.workload, job.batch, self.device.runtime)
+                prepared = self.device.prepare(job.workload, job.batch, self.seed)
+                warm = warm_up(prepared.time_block, self.protocol)
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - one failing workload never loses the others
-            sink.failed(job.index, error_text(error), traceback.format_exc(limit=8),
+            sink.failed(job.index, error_text(error, job.batch), traceback.format_exc(limit=8),
                         dict(getattr(error, "notes", {})))
             return None
         calls = warm.calls_per_sample(self.protocol, latency=job.mode == "latency")
@@ -149,12 +169,14 @@ class InProcessExecutor:
                 self.announce(job, "round")
                 begin = time.perf_counter()
                 try:
-                    taken = take_round(timer.time_block, self.protocol, timer.calls,
-                                       (pass_index, self.process, k))
+                    with self.device.measuring():
+                        taken = take_round(timer.time_block, self.protocol, timer.calls,
+                                           (pass_index, self.process, k))
                 except KeyboardInterrupt:
                     raise
                 except Exception as error:  # noqa: BLE001 - e.g. out of memory mid-run
-                    sink.failed(job.index, error_text(error), traceback.format_exc(limit=8), {})
+                    sink.failed(job.index, error_text(error, job.batch),
+                                traceback.format_exc(limit=8), {})
                     failed.add(job.index)
                     continue
                 sink.round(job.index, taken, time.perf_counter() - begin)
@@ -166,9 +188,12 @@ class InProcessExecutor:
         self.timers.clear()
 
 
-def _accounting(workload: Workload) -> tuple[Accounting | None, str | None]:
+def _accounting(workload: Workload, dtype: str = "fp32"
+                ) -> tuple[Accounting | None, str | None]:
+    from fnbench.accounting import DTYPE_BYTES
+
     try:
-        return workload.accounting(), None
+        return workload.accounting(DTYPE_BYTES[dtype]), None
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - recorded; the workload is still timed
@@ -188,13 +213,15 @@ def base_record(workload: Workload, device: "Device", mode: str, batch: int,
     accounting, accounting_error = accounted
     spec = dict(workload.spec)
     host = getattr(device, "host", None)
+    dtype = getattr(device, "dtype", "fp32")
     record = Record(
-        key=record_key(spec, device.name, device.runtime, mode, batch, device.threads, host),
+        key=record_key(spec, device.name, device.runtime, mode, batch, device.threads, host,
+                       dtype, getattr(device, "compile_mode", None)),
         workload_hash=workload_hash(spec, accounting.structure_hash if accounting else None),
         name=workload.name, suite=workload.suite, family=workload.family, device=device.name,
         runtime=device.runtime, mode=mode, batch=batch, threads=device.threads,
         input_shape=tuple(workload.input_shape), spec=spec, meta=dict(workload.meta),
-        host=host)
+        host=host, dtype=dtype)
     if accounting is None:
         return replace(record, notes={"accounting_error": accounting_error})
     meta = dict(record.meta)
@@ -251,9 +278,10 @@ def plan_jobs(workloads: Sequence[Workload], device: "Device", settings: RunSett
     """One job per workload and mode, accounting done once per workload, in the given order;
     the reference workload last when the settings ask for it."""
     jobs: list[Job] = []
+    dtype = getattr(device, "dtype", "fp32")
     for workload in workloads:
         on_accounting(workload)
-        accounted = _accounting(workload)
+        accounted = _accounting(workload, dtype)
         for mode in settings.modes:
             batch = settings.batch_for(mode)
             jobs.append(Job(len(jobs), workload, mode, batch,
@@ -261,7 +289,8 @@ def plan_jobs(workloads: Sequence[Workload], device: "Device", settings: RunSett
     if settings.reference and jobs:
         workload = reference_workload()
         jobs.append(Job(len(jobs), workload, "latency", 1,
-                        base_record(workload, device, "latency", 1, _accounting(workload)),
+                        base_record(workload, device, "latency", 1,
+                                    _accounting(workload, dtype)),
                         reference=True))
     return jobs
 
@@ -318,6 +347,14 @@ def run_workloads(workloads: Sequence[Workload], device: "Device", settings: Run
     return run_jobs(jobs, executor, settings, on_record, on_pass)
 
 
+def device_settings(device: "Device") -> dict[str, Any]:
+    """The run settings the device holds: dtype, and torch.compile's mode when compiling."""
+    out: dict[str, Any] = {"dtype": getattr(device, "dtype", "fp32")}
+    if getattr(device, "compile_mode", None):
+        out["compile_mode"] = device.compile_mode
+    return out
+
+
 def new_run(suite: str, device: "Device", settings: RunSettings, command: Sequence[str],
             jobs: Sequence[Job]) -> "Run":
     """The header of a run about to measure ``jobs``: fingerprint, settings, protocol, command
@@ -338,6 +375,7 @@ def new_run(suite: str, device: "Device", settings: RunSettings, command: Sequen
 
     return Run(suite=suite, device=device.name, runtime=device.runtime, threads=device.threads,
                started=datetime.now(timezone.utc).isoformat(), fnbench_version=__version__,
-               command=tuple(command), settings=settings.to_dict(), environment=env,
+               command=tuple(command),
+               settings={**settings.to_dict(), **device_settings(device)}, environment=env,
                planned=planned, pid=os.getpid(), hostname=socket.gethostname(),
                process_started=psutil.Process().create_time())

@@ -71,7 +71,8 @@ def worker_main() -> None:
     from fnbench.runner import InProcessExecutor
     from fnbench.specs import workload_from_spec
 
-    device = open_device(task["device"], task["runtime"], task["threads"])
+    device = open_device(task["device"], task["runtime"], task["threads"],
+                         dtype=task.get("dtype", "fp32"), compile_mode=task.get("compile_mode"))
     protocol = Protocol(**task["protocol"])
     events = _Events(events_stream)
     executor = InProcessExecutor(device, task["seed"], protocol, task["process"],
@@ -113,7 +114,8 @@ class WorkerExecutor:
 
     def _task(self, jobs: Sequence["Job"], pass_index: int, process: int, rounds: int) -> dict:
         return {"device": self.device.name, "runtime": self.device.runtime,
-                "threads": self.device.threads, "seed": self.settings.seed,
+                "threads": self.device.threads, "dtype": self.device.dtype,
+                "compile_mode": self.device.compile_mode, "seed": self.settings.seed,
                 "protocol": asdict(self.settings.protocol), "pass": pass_index,
                 "process": process, "rounds": rounds, "jobs": [job.wire() for job in jobs]}
 

@@ -14,7 +14,8 @@ class Accounting:
     """Work and traffic of one sample.
 
     ``flops`` are multiply-accumulates (MACs) per sample, as the paper and fvcore count them;
-    ``memory_bytes`` is memory access per sample in bytes (FP32); ``uncounted_ops`` names the ops
+    ``memory_bytes`` is memory access per sample in bytes (FP32 unless the run's dtype is
+    narrower); ``uncounted_ops`` names the ops
     the FLOP counter had no formula for, with how often each occurred; ``structure_hash`` digests
     the module structure and parameter shapes when the workload was built to count it;
     ``layers`` is how many layers the work is spread over (a model's leaf-module calls).
@@ -32,6 +33,7 @@ class Accounting:
 class Workload:
     """Builds an ``nn.Module`` and knows its per-sample input shape and accounting.
 
+    ``accounting(element_bytes=4)`` counts it with that many bytes per element (the dtype's).
     ``spec`` describes the workload as plain data (JSON): any process can rebuild it with
     :func:`fnbench.specs.workload_from_spec`. ``meta`` holds suite-specific columns (for
     operators: op, channels, height, ...). ``estimate_memory(batch, runtime)`` is the estimated peak memory in bytes of preparing and
@@ -43,7 +45,7 @@ class Workload:
     family: str
     input_shape: tuple[int, ...]
     build: Callable[[], "nn.Module"]
-    accounting: Callable[[], Accounting]
+    accounting: Callable[..., Accounting]
     meta: Mapping[str, Any] = field(default_factory=dict)
     spec: Mapping[str, Any] = field(default_factory=dict)
     estimate_memory: Callable[[int, str], float | None] | None = None

@@ -117,7 +117,7 @@ def test_devices_lists_cpu_with_fingerprint():
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     cpu = next(d for d in listing["devices"] if d["device"] == "cpu")
-    assert cpu["available"] and cpu["runtimes"] == ["torch", "onnxruntime"]
+    assert cpu["available"] and cpu["runtimes"] == ["torch", "torch-compile", "onnxruntime"]
     assert listing["environment"]["cpu"]["model"]
     table = run_cli("devices")
     assert table.returncode == 0 and "cpu" in table.stdout

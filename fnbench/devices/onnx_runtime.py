@@ -1,4 +1,12 @@
-"""ONNX Runtime on the CPU: export once per workload and batch, check parity, then time."""
+"""ONNX Runtime on the CPU or the GPU (CUDA provider): export once per workload and batch, check
+parity, then time.
+
+On the CPU each timed call is ``session.run`` with the input as a numpy array. On the GPU the
+input and output stay on the GPU through IO binding (``run_with_iobinding``): no host copies are
+timed, as with PyTorch on CUDA. ONNX Runtime synchronises its CUDA stream before ``run`` returns
+(its default), so a wall clock around the calls times finished GPU work — in throughput mode
+too, where each call still ends with that synchronisation.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,9 @@ from fnbench.devices.torch_eager import build_for_inference, make_input, output_
 from fnbench.workload import Workload
 
 PARITY_RTOL = 1e-3  # max |ort - torch| relative to max |torch|, FP32
+#: On the GPU ONNX Runtime's CUDA provider convolves in TF32 by default (as PyTorch's cuDNN
+#: convolutions do): a 10-bit mantissa, compared with PyTorch's fp32 output on the CPU.
+GPU_PARITY_RTOL = 1e-2
 
 
 class ParityError(RuntimeError):
@@ -54,8 +65,9 @@ def export_onnx(module: nn.Module, x: torch.Tensor, path: Path) -> str:
             return "torchscript"
 
 
-def session(model_path: Path, threads: int):
-    """An ONNX Runtime CPU session with ``threads`` intra-op threads, all graph optimisations."""
+def session(model_path: Path, threads: int, gpu: bool = False):
+    """An ONNX Runtime session with ``threads`` intra-op threads and all graph optimisations, on
+    the CPU provider, or the CUDA provider (GPU 0) with the CPU one for ops it lacks."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -64,21 +76,52 @@ def session(model_path: Path, threads: int):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if gpu \
+        else ["CPUExecutionProvider"]
+    sess = ort.InferenceSession(str(model_path), options, providers=providers)
+    if sess.get_providers()[0] != providers[0]:
+        raise RuntimeError(f"ONNX Runtime did not start {providers[0]} (it runs on "
+                           f"{', '.join(sess.get_providers())}): check that onnxruntime-gpu "
+                           "matches this machine's CUDA and cuDNN versions")
+    return sess
 
 
-def parity(reference: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:
-    """Max absolute and relative error of ``candidate`` against ``reference``."""
+def bound_call(sess, x: np.ndarray, device_type: str):
+    """Runs ``sess`` on ``x`` with input and output bound to ``device_type`` memory ("cpu" or
+    "cuda", GPU 0): returns ``call()`` and ``output()`` (one more call, its output as numpy)."""
+    import onnxruntime as ort
+
+    binding = sess.io_binding()
+    binding.bind_ortvalue_input(sess.get_inputs()[0].name,
+                                ort.OrtValue.ortvalue_from_numpy(x, device_type, 0))
+    binding.bind_output(sess.get_outputs()[0].name, device_type, 0)
+
+    def call() -> None:
+        sess.run_with_iobinding(binding)
+
+    def output() -> np.ndarray:
+        call()
+        return binding.copy_outputs_to_cpu()[0]
+
+    return call, output
+
+
+def parity(reference: np.ndarray, candidate: np.ndarray, rtol: float = PARITY_RTOL
+           ) -> dict[str, Any]:
+    """Max absolute and relative error of ``candidate`` against ``reference``, and whether the
+    relative one is within ``rtol``."""
     if reference.shape != candidate.shape:
         return {"parity_ok": False, "parity_max_abs_err": None, "parity_rel_err": None,
                 "parity_shapes": [list(reference.shape), list(candidate.shape)]}
     abs_err, rel_err = output_errors(reference, candidate)
-    ok = bool(np.isfinite(rel_err) and rel_err <= PARITY_RTOL)
+    ok = bool(np.isfinite(rel_err) and rel_err <= rtol)
     return {"parity_ok": ok, "parity_max_abs_err": abs_err, "parity_rel_err": rel_err}
 
 
-def prepare_onnxruntime(workload: Workload, batch: int, seed: int, threads: int) -> Prepared:
-    """Export (BN already folded), open a session, check parity with PyTorch, return the timer."""
+def prepare_onnxruntime(workload: Workload, batch: int, seed: int, threads: int,
+                        gpu: bool = False) -> Prepared:
+    """Export (BN already folded), open a session (CUDA provider with ``gpu``), check parity with
+    PyTorch, return the timer."""
     import onnxruntime as ort
 
     module, notes = build_for_inference(workload, seed)
@@ -88,22 +131,33 @@ def prepare_onnxruntime(workload: Workload, batch: int, seed: int, threads: int)
         started = time.perf_counter()
         notes["onnx_exporter"] = export_onnx(module, x, path)
         notes["export_s"] = round(time.perf_counter() - started, 3)
-        sess = session(path, threads)
-    feed = {sess.get_inputs()[0].name: x.numpy()}
+        sess = session(path, threads, gpu)
+    call, output = _caller(sess, x.numpy(), gpu)
     with torch.inference_mode():
         reference = module(x).numpy()
-    notes.update(parity(reference, sess.run(None, feed)[0]))
+    rtol = GPU_PARITY_RTOL if gpu else PARITY_RTOL
+    notes.update(parity(reference, output(), rtol))
     notes["ort_threads"] = threads
+    notes["ort_providers"] = sess.get_providers()
     notes["ort_version"] = ort.__version__
     if not notes["parity_ok"]:
         raise ParityError(f"ONNX Runtime output differs from PyTorch: relative error "
-                          f"{notes['parity_rel_err']} above {PARITY_RTOL} "
+                          f"{notes['parity_rel_err']} above {rtol} "
                           f"(shapes {notes.get('parity_shapes', 'equal')})", notes)
 
     def time_block(n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):
-            sess.run(None, feed)
+            call()
         return time.perf_counter() - start
 
     return Prepared(time_block, notes)
+
+
+def _caller(sess, x: np.ndarray, gpu: bool):
+    """``call()`` and ``output()`` of ``sess`` on ``x``: IO binding on the GPU, plain ``run``
+    with a numpy feed on the CPU."""
+    if gpu:
+        return bound_call(sess, x, "cuda")
+    feed = {sess.get_inputs()[0].name: x}
+    return lambda: sess.run(None, feed), lambda: sess.run(None, feed)[0]

@@ -14,6 +14,9 @@ from fnbench.fusion import fuse_batchnorm, reparameterize
 from fnbench.workload import Workload
 
 FUSION_RTOL = 1e-3  # FP32 re-association after folding stays far below this
+#: ``--dtype`` names and the torch dtypes they cast to (the module and the input are cast, as
+#: the paper measured; autocast would keep fp32 copies and casts around each op).
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def build_for_inference(workload: Workload, seed: int) -> tuple[nn.Module, dict[str, Any]]:
@@ -71,6 +74,36 @@ def make_input(workload: Workload, batch: int, seed: int) -> torch.Tensor:
     """A random FP32 input of the workload's shape, the same for a given seed."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randn((batch, *workload.input_shape), generator=generator)
+
+
+def cast(module: nn.Module, x: torch.Tensor, target: str, dtype: str
+         ) -> tuple[nn.Module, torch.Tensor, dict[str, Any]]:
+    """``module`` and ``x`` moved to ``target`` and cast to ``dtype``. For a narrower dtype the
+    notes carry ``dtype_rel_err``: the cast output against the fp32 one (information, not a
+    check: narrower types are expected to differ)."""
+    module, x = module.to(target), x.to(target)
+    if dtype == "fp32":
+        return module, x, {}
+    with torch.inference_mode():
+        reference = module(x).float().cpu()
+        module, x = module.to(TORCH_DTYPES[dtype]), x.to(TORCH_DTYPES[dtype])
+        candidate = module(x).float().cpu()
+    return module, x, {"dtype_rel_err": output_errors(reference, candidate)[1]}
+
+
+def prepare_module(workload: Workload, batch: int, seed: int, target: str, dtype: str,
+                   compile_mode: str | None) -> tuple[nn.Module, torch.Tensor, dict[str, Any]]:
+    """The BN-folded module and its input on ``target`` in ``dtype``, compiled with
+    ``torch.compile(mode=compile_mode)`` unless that is None, with the notes of each step."""
+    module, notes = build_for_inference(workload, seed)
+    module, x, cast_notes = cast(module, make_input(workload, batch, seed), target, dtype)
+    notes.update(cast_notes, dtype=dtype)
+    if compile_mode is not None:
+        from fnbench.devices.torch_compile import compile_checked
+
+        module, compile_notes = compile_checked(module, x, compile_mode, dtype)
+        notes.update(compile_notes)
+    return module, x, notes
 
 
 def cpu_time_block(module: nn.Module, x: torch.Tensor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from fractions import Fraction
+from functools import partial
 from typing import Iterable, Sequence, TypeVar
 
 import torch.nn as nn
@@ -96,10 +97,11 @@ def _stack(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> nn.Module:
     return nn.Sequential(*[spec.build(cfg) for _ in range(layers)])
 
 
-def _accounting(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> Accounting:
+def _accounting(spec: OperatorSpec, cfg: LayerConfig, layers: int,
+                element_bytes: int = BYTES_PER_ELEMENT) -> Accounting:
     cost = spec.cost(cfg)
     return Accounting(flops=cost.macs * layers, params=cost.params * layers,
-                      memory_bytes=cost.memory_elements * layers * BYTES_PER_ELEMENT)
+                      memory_bytes=cost.memory_elements * layers * element_bytes)
 
 
 def _footprint(spec: OperatorSpec, cfg: LayerConfig, layers: int) -> Footprint:
@@ -126,7 +128,7 @@ def operator_workload(op: str, cfg: LayerConfig, layers: int) -> Workload:
     return Workload(name=name, suite="ops", family="operator",
                     input_shape=(cfg.channels, cfg.height, cfg.width),
                     build=lambda: _stack(spec, cfg, layers),
-                    accounting=lambda: _accounting(spec, cfg, layers), meta=meta,
+                    accounting=partial(_accounting, spec, cfg, layers), meta=meta,
                     spec=operator_spec(op, cfg, layers),
                     estimate_memory=lambda batch, runtime: peak_bytes(
                         _footprint(spec, cfg, layers), batch, runtime))

@@ -82,7 +82,10 @@ def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str |
     threads = ", ".join(str(t) for t in sorted(set(frame["threads"]))) if not frame.empty else ""
     batches = ", ".join(f"{m} batch {b}" for m, b in
                         dict(zip(frame["mode"], frame["batch"])).items())
-    table.title = f"fnbench {suite} on {device} ({runtimes}, {threads} thread(s), {batches})"
+    dtypes = sorted(set(frame["dtype"])) if "dtype" in frame and not frame.empty else []
+    precision = "".join(f", {d}" for d in dtypes if d != "fp32")
+    table.title = (f"fnbench {suite} on {device} ({runtimes}, {threads} thread(s){precision}, "
+                   f"{batches})")
     if paper_unit:
         table.columns[table.columns.index("paper")] = f"paper {paper_unit}"
         table.drop_order = [f"paper {paper_unit}" if c == "paper" else c
@@ -255,6 +258,18 @@ def render_markdown(table: TextTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compile_note(records: list[dict[str, Any]]) -> str | None:
+    """A footnote on torch.compile's compile times (notes ``compile_s``), or None."""
+    times = {f"{r['name']} ({r['mode']})": r["notes"]["compile_s"] for r in records
+             if (r.get("notes") or {}).get("compile_s") is not None}
+    if not times:
+        return None
+    slowest = max(times, key=times.get)
+    return (f"torch.compile: {len(times)} workload(s) compiled in {sum(times.values()):.1f} s "
+            f"in all (slowest {slowest}: {times[slowest]:.1f} s), before timing: no latency "
+            "includes it")
+
+
 def run_table(run: Run | dict[str, Any]) -> TextTable:
     """The table of a saved run, in its suite's layout, after the run's status."""
     from fnbench.report.roofline import has_roofline, roof_notes
@@ -270,6 +285,9 @@ def run_table(run: Run | dict[str, Any]) -> TextTable:
         raise ValueError(f"no table layout for suite {suite!r}")
     if has_roofline(frame):
         table.notes += roof_notes(frame, data.get("roofline"))
+    note = compile_note(list(data.get("records") or ()))
+    if note:
+        table.notes.append(note)
     if "status" in data:
         table.status = run_state(data).lines()
     if data.get("upgraded_from"):
