@@ -178,9 +178,9 @@ def test_one_failing_workload_never_loses_the_others():
     records = []
     run_workloads([bad, good], open_device("cpu"), RunSettings(protocol=Protocol.quick()),
                   records.append)
-    assert [r["status"] for r in records] == ["error", "ok"]
-    assert records[0]["error"] == "RuntimeError: cannot build this one"
-    assert "Traceback" in records[0]["traceback"]
+    assert [r.status for r in records] == ["error", "ok"]
+    assert records[0].error == "RuntimeError: cannot build this one"
+    assert "Traceback" in records[0].traceback
 
 
 def test_a_model_named_twice_is_selected_once_in_the_order_given():
