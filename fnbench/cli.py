@@ -77,7 +77,10 @@ OutOpt = typer.Option("results", "--out", "-o", parser=_out_folder, metavar="PAT
 QuickOpt = typer.Option(False, "--quick", help="A short protocol for smoke tests "
                                               "(rough numbers).")
 HostOpt = typer.Option(None, "--host", help="[user@]HOST[:PORT] of a board to measure over SSH "
-                                            "(--device cpu or arm; ONNX Runtime on the board).")
+                                            "(--device cpu or arm; ONNX Runtime on the board); "
+                                            "repeat for several boards, measured in parallel.")
+BoardHostOpt = typer.Option(None, "--host", help="[user@]HOST[:PORT] of a board to measure over "
+                                                 "SSH (--device cpu or arm).")
 SshOptionOpt = typer.Option(None, "--ssh-option", help="Passed to ssh as is (repeat for more), "
                                                       "e.g. --ssh-option=-J --ssh-option=jump.")
 RemotePythonOpt = typer.Option("python3", "--remote-python",
@@ -352,11 +355,43 @@ def _measure(*args: Any) -> None:
             raise typer.Exit(interrupt.exit_code) from None
 
 
+def _one_host(hosts: Sequence[str] | None) -> str | None:
+    """The single --host of this process; several run as one process each, in parallel."""
+    hosts = list(dict.fromkeys(hosts or ()))
+    if len(hosts) > 1:
+        from fnbench.devices.remote import Host
+
+        for host in hosts:
+            Host.parse(host)  # every name is checked before anything starts
+        raise typer.Exit(_each_host(hosts))
+    return hosts[0] if hosts else None
+
+
+def _each_host(hosts: Sequence[str]) -> int:
+    """Run this very command once per host, at the same time, one run directory each; the
+    worst exit code (each board's records name their host)."""
+    import subprocess
+
+    argv, rest, skip = [], sys.argv[1:], False
+    for i, arg in enumerate(rest):
+        if skip:
+            skip = False
+        elif arg == "--host":
+            skip = True
+        elif not arg.startswith("--host="):
+            argv.append(arg)
+    children = [subprocess.Popen([sys.executable, "-m", "fnbench", *argv, "--host", host])
+                for host in hosts]
+    codes = [child.wait() for child in children]
+    _say(stderr, "boards: " + ", ".join(f"{h} exit {c}" for h, c in zip(hosts, codes)))
+    return max(codes, key=lambda c: (c != 0, c))
+
+
 @app.command()
 def ops(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
-    quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
+    quick: bool = QuickOpt, host: Optional[list[str]] = HostOpt, seed: int = SeedOpt,
     warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
@@ -385,15 +420,15 @@ def ops(
                          processes, no_reference)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
-    _measure("ops", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python, no_roofline, dtype, compile_mode)
+    _measure("ops", workloads, device, runtime, threads, _one_host(host), settings, out,
+             ssh_option, remote_python, no_roofline, dtype, compile_mode)
 
 
 @app.command()
 def models(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, mode: str = ModeOpt,
     batch: Optional[int] = BatchOpt, threads: int = ThreadsOpt, out: Path = OutOpt,
-    quick: bool = QuickOpt, host: Optional[str] = HostOpt, seed: int = SeedOpt,
+    quick: bool = QuickOpt, host: Optional[list[str]] = HostOpt, seed: int = SeedOpt,
     warmup: Optional[int] = WarmupOpt, round_time: Optional[float] = RoundTimeOpt,
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
@@ -419,14 +454,14 @@ def models(
                          target_ci, MODELS_PROTOCOL)
     settings = _settings(mode, batch, seed, protocol, processes, no_reference)
     workloads = model_workloads(select_models(model_set, model_names), weights)
-    _measure("models", workloads, device, runtime, threads, host, settings, out, ssh_option,
-             remote_python, no_roofline, dtype, compile_mode)
+    _measure("models", workloads, device, runtime, threads, _one_host(host), settings, out,
+             ssh_option, remote_python, no_roofline, dtype, compile_mode)
 
 
 @app.command()
 def roofline(
     device: str = DeviceOpt, runtime: Optional[str] = RuntimeOpt, threads: int = ThreadsOpt,
-    host: Optional[str] = HostOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
+    host: Optional[str] = BoardHostOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
     remote_python: str = RemotePythonOpt,
     refresh: bool = typer.Option(False, "--refresh", help="Measure again even when the cache "
                                                           "has this device's ceilings."),

@@ -183,3 +183,18 @@ def test_a_connection_killed_mid_run_keeps_finished_records(x86_board, tmp_path)
     for small in (16, 8):
         assert by_size[small]["status"] == "error"
         assert "lost the connection" in by_size[small]["error"]
+
+
+def test_several_hosts_run_in_parallel_one_run_each(x86_board, tmp_path):
+    # one board under two names: its address and its ssh_config alias
+    result = run_cli("ops", "--host", x86_board.host, "--host", x86_board.alias,
+                     *[f"--ssh-option={o}" for o in x86_board.ssh_options],
+                     "--ssh-option=-F", f"--ssh-option={x86_board.ssh_config}",
+                     "--remote-python", x86_board.python, "--ops", "conv", *TINY,
+                     "--no-reference", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    runs = [load_run(path) for path in sorted(tmp_path.iterdir())]
+    assert sorted(run["records"][0]["host"] for run in runs) == sorted([x86_board.host,
+                                                                       x86_board.alias])
+    assert all(run["status"] == "complete" for run in runs)
+    assert f"{x86_board.alias} exit 0" in result.stderr
