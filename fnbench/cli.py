@@ -264,7 +264,7 @@ def _lookup_roofline(device, refresh: bool = False):
     from fnbench.roofline.lookup import ceilings_for, identity, quick_sizes
     from fnbench.roofline.store import load
 
-    if refresh or load(identity(device, quick_sizes())) is None:
+    if stderr.is_terminal and (refresh or load(identity(device, quick_sizes())) is None):
         stderr.print(f"measuring the roofline of {device.name} ({device.runtime}, "
                      f"{device.threads} thread(s)); it is cached for later runs",
                      highlight=False, soft_wrap=True)

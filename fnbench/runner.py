@@ -22,7 +22,7 @@ from fnbench.measure import Measurement, Protocol, Round, Warmup, stop_reason, t
     warm_up
 from fnbench.records import Record, record_key
 from fnbench.specs import reference_workload, workload_hash
-from fnbench.memory import check_fits
+from fnbench.memory import MemoryBudgetError, check_fits
 from fnbench.workload import Accounting, Workload
 
 if TYPE_CHECKING:
@@ -201,10 +201,14 @@ def _accounting(workload: Workload, dtype: str = "fp32"
 
 
 def _memory_notes(workload: Workload, batch: int, runtime: str) -> dict[str, Any]:
-    """The memory estimate and what is available; MemoryBudgetError when it does not fit."""
+    """The memory estimate and what is available; MemoryBudgetError (naming the batch) when it
+    does not fit."""
     if workload.estimate_memory is None:
         return {}
-    return check_fits(workload.estimate_memory(batch, runtime))
+    try:
+        return check_fits(workload.estimate_memory(batch, runtime))
+    except MemoryBudgetError as error:
+        raise MemoryBudgetError(f"at batch {batch}: {error}", error.notes) from None
 
 
 def base_record(workload: Workload, device: "Device", mode: str, batch: int,

@@ -26,7 +26,7 @@ SMALL = ["--sizes", "32x14x14,64x7x7", "--layers", "2", "--quick"]
 TINY = ["--sizes", "16x8x8", "--layers", "1", "--quick"]
 REFERENCE = REPO / "results" / "reference"
 #: results.csv's first columns: FLOPs are MACs, and the names say so.
-CSV_COMMON = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads",
+CSV_COMMON = ["name", "suite", "family", "device", "runtime", "mode", "batch", "threads", "dtype",
               "flops_macs", "params", "memory_bytes", "latency_ms", "latency_p90_ms",
               "throughput_samples_per_s", "achieved_flops_macs_per_s", "status"]
 
@@ -478,7 +478,8 @@ def test_quick_takes_its_minimum_rounds_however_slow_the_case(tmp_path):
     # the 1 ms budget is spent by the first ~3 ms round: every round still counts toward the
     # minimum, and the interval comes from those rounds, labelled 95% only because it is one
     result = run_cli("ops", "--ops", "conv", "--sizes", "96x56x56", "--layers", "1", "--quick",
-                     "--max-time", "0.001", "--no-reference", "--out", str(tmp_path))
+                     "--max-time", "0.001", "--target-ci", "0.001", "--no-reference",
+                     "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
     (record,) = load_run(only_run(tmp_path))["records"]
     rounds = record["measurement"]["rounds"]

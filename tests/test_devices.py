@@ -71,7 +71,7 @@ class DataDependentBranch(nn.Module):
 
 def _test_workload(module: type[nn.Module]) -> Workload:
     return Workload(module.__name__, "test", "test", (4, 8, 8), module,
-                    lambda: Accounting(None, 0, None))
+                    lambda element_bytes=4: Accounting(None, 0, None))
 
 
 def test_onnxruntime_parity_failure_raises_with_its_numbers():
@@ -85,13 +85,15 @@ def test_onnxruntime_parity_failure_raises_with_its_numbers():
 
 def test_a_parity_error_reaches_the_record():
     from fnbench.measure import Protocol
-    from fnbench.runner import RunSettings, measure_workload
+    from fnbench.runner import RunSettings, run_workloads
 
-    record = measure_workload(_test_workload(ExportsSomethingElse), open_device(
-        "cpu", "onnxruntime"), "latency", RunSettings(protocol=Protocol.quick()))
-    assert record["status"] == "error" and record["error"].startswith("ParityError: ")
-    assert record["notes"]["parity_rel_err"] == pytest.approx(1.0, rel=1e-4)
-    assert "latency_ms" not in record
+    records = []
+    run_workloads([_test_workload(ExportsSomethingElse)], open_device("cpu", "onnxruntime"),
+                  RunSettings(protocol=Protocol.quick(), reference=False), records.append)
+    (record,) = records
+    assert record.status == "error" and record.error.startswith("ParityError: ")
+    assert record.notes["parity_rel_err"] == pytest.approx(1.0, rel=1e-4)
+    assert record.latency_ms is None and record.measurement is None
 
 
 def test_torchscript_export_is_the_fallback_when_dynamo_fails(tmp_path):
@@ -113,7 +115,7 @@ def _bn_workload() -> Workload:
         model[1].running_var.uniform_(0.5, 2)
         return model
     return Workload("conv-bn", "test", "test", (8, 10, 10), build,
-                    lambda: Accounting(None, 0, None))
+                    lambda element_bytes=4: Accounting(None, 0, None))
 
 
 def test_onnxruntime_exports_the_folded_model():
@@ -245,7 +247,7 @@ def test_a_fold_that_changes_the_outputs_is_an_error_not_a_silent_change():
         return model
 
     workload = Workload("wrong-order", "test", "test", (4, 6, 6), build,
-                        lambda: Accounting(None, 0, None))
+                        lambda element_bytes=4: Accounting(None, 0, None))
     with pytest.raises(RuntimeError, match="changed the outputs"):
         build_for_inference(workload, seed=0)
 
@@ -304,7 +306,7 @@ def test_non_finite_weights_or_outputs_are_named_not_blamed_on_folding():
         return model
 
     workload = Workload("nan", "test", "test", (8, 10, 10), nan_weights,
-                        lambda: Accounting(None, 0, None))
+                        lambda element_bytes=4: Accounting(None, 0, None))
     with pytest.raises(RuntimeError, match=r"weights contain NaN/inf \(first: 0.weight\)"):
         build_for_inference(workload, seed=0)
     with pytest.raises(RuntimeError, match="outputs contain NaN/inf"):

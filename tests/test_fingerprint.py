@@ -17,7 +17,8 @@ def test_fingerprint_has_the_machine_and_software(monkeypatch):
     assert len(env["load_average"]) == 3
     assert env["memory"]["total_bytes"] > 0
     assert env["packages"]["torch"] and env["packages"]["numpy"]
-    assert env["threads"] == {"requested": 2, "environment": {"OMP_NUM_THREADS": "3"}}
+    assert env["threads"] == {"requested": 2, "environment": {"OMP_NUM_THREADS": "3"},
+                              "usable_cpus": len(os.sched_getaffinity(0))}
     assert env["fnbench"]["version"]
 
 

@@ -173,7 +173,7 @@ def test_one_failing_workload_never_loses_the_others():
         raise RuntimeError("cannot build this one")
 
     bad = Workload("broken", "models", "test", (3, 8, 8), broken,
-                   lambda: Accounting(None, 0, None))
+                   lambda element_bytes=4: Accounting(None, 0, None))
     good = operator_grid(["pconv"], [(16, 8, 8)], layers=1)[0]
     records = []
     run_workloads([bad, good], open_device("cpu"), RunSettings(protocol=Protocol.quick()),
@@ -189,7 +189,7 @@ def test_a_model_named_twice_is_selected_once_in_the_order_given():
 
 
 def test_an_accounting_error_keeps_the_timing():
-    def no_formula() -> Accounting:
+    def no_formula(element_bytes: int = 4) -> Accounting:
         raise ValueError("no formula for this op")
 
     workload = dataclasses.replace(operator_grid(["conv"], [(16, 8, 8)], layers=1)[0],

@@ -71,7 +71,7 @@ def test_writer_keeps_run_json_current_and_writes_all_files(tmp_path):
     assert run["records"][0]["latency_ms"] is None  # NaN is not JSON
     assert (tmp_path / "results.md").read_text() == "# table\n"
     frame = pd.read_csv(tmp_path / "results.csv")
-    assert list(frame.columns[8:15]) == ["flops_macs", "params", "memory_bytes", "latency_ms",
+    assert list(frame.columns[9:16]) == ["flops_macs", "params", "memory_bytes", "latency_ms",
                                          "latency_p90_ms", "throughput_samples_per_s",
                                          "achieved_flops_macs_per_s"]  # units in the names
     assert frame.loc[0, "flops_macs"] == 10.0 and frame.loc[0, "achieved_flops_macs_per_s"] == 1e4

@@ -114,7 +114,8 @@ def test_models_attach_the_roofline_per_leaf_layer(tmp_path):
 
 @pytest.mark.parametrize("args,fragments", [
     (["--device", "tpu"], ["unknown device 'tpu'", "--device"]),
-    (["--device", "cuda", "--runtime", "onnxruntime"], ["does not offer --runtime"]),
+    (["--device", "cuda", "--runtime", "onnxruntime"],
+     ["CUDAExecutionProvider", "pip install onnxruntime-gpu"]),
     (["--threads", "0"], ["--threads 0"]),
     (["--device", "cuda", "--host", "pi@board"], ["--host works with --device cpu or arm"]),
 ])

@@ -126,10 +126,14 @@ def test_run_round_trips_through_its_dict():
     assert again.reference.latency_ms == reference.latency_ms
 
 
-@pytest.mark.parametrize("run_dir", sorted((REPO / "results" / "reference").glob("*-*-*-*")))
+def _schema_1_runs() -> list[Path]:
+    return [path for path in sorted((REPO / "results" / "reference").glob("*-*-*-*"))
+            if json.loads((path / "run.json").read_text())["schema"] == "fnbench.run/1"]
+
+
+@pytest.mark.parametrize("run_dir", _schema_1_runs())
 def test_runs_written_before_the_typed_record_still_load(run_dir):
     raw = json.loads((run_dir / "run.json").read_text())
-    assert raw["schema"] == "fnbench.run/1"
     run = read_run(run_dir)
     assert run.upgraded_from == "fnbench.run/1" and run.schema == SCHEMA
     assert len(run.records) == len(raw["records"]) > 0

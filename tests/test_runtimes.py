@@ -4,6 +4,8 @@ Runtime. CUDA itself is covered from the CPU side; GPU-only checks skip with the
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -261,8 +263,13 @@ def test_an_impossible_batch_is_an_error_record_naming_it_and_nothing_is_lowered
     batch = 2 ** 40  # a 16x8x8 input of this batch is 4 PiB: the allocator refuses at once
     settings = RunSettings(modes=("throughput",), throughput_batch=batch, protocol=TINY,
                            reference=False)
-    records = run(open_device("cpu"), [tiny("conv")], settings)
-    record = records[tiny("conv").name]
+    # the memory check refuses it before anything is built, naming the batch ...
+    refused = run(open_device("cpu"), [tiny("conv")], settings)[tiny("conv").name]
+    assert refused.status == "error" and refused.batch == batch
+    assert refused.error.startswith(f"MemoryBudgetError: at batch {batch}: needs about")
+    # ... and without an estimate the allocator's refusal is an error record naming it too
+    unchecked = dataclasses.replace(tiny("conv"), estimate_memory=None)
+    record = run(open_device("cpu"), [unchecked], settings)[unchecked.name]
     assert record.status == "error" and record.batch == batch
     assert record.error.startswith(f"out of memory at batch {batch}: lower --batch")
     assert "can't allocate memory" in record.error

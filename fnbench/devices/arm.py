@@ -19,7 +19,7 @@ class ArmDevice(CpuDevice):
     def unavailable_reason(cls) -> str | None:
         machine = platform.machine()
         if machine.lower() not in ARM_MACHINES:
-            return (f"this host is {machine}, not an ARM CPU: measure a board from here with "
+            return (f"this host is {machine}, not an ARM (aarch64) CPU: measure a board from here with "
                     "--device arm --host [user@]BOARD[:PORT] (the board needs python3, numpy "
                     "and onnxruntime), or use --device cpu for this machine")
         return None

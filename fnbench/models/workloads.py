@@ -72,9 +72,9 @@ def model_workload(name: str, weights: Path | None = None) -> Workload:
             "paper_table": entry.paper_table, "paper_row": entry.paper_row,
             "weights": str(weights) if weights is not None else None}
 
-    def accounting() -> Accounting:
+    def accounting(element_bytes: int = BYTES_PER_ELEMENT) -> Accounting:
         check_fits(estimate_model_memory(name, 1, "torch"))  # counting builds and runs it
-        return model_accounting(build, shape)
+        return model_accounting(build, shape, element_bytes)
 
     return Workload(name=name, suite="models", family=entry.family, input_shape=shape,
                     build=build, accounting=accounting, meta=meta,
