@@ -65,7 +65,8 @@ def git_commit() -> dict[str, Any] | None:
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
                                 capture_output=True, text=True, timeout=5).stdout.strip()
-        status = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status", "--porcelain"], check=True,
+        status = subprocess.run(["git", "--no-optional-locks", "-C", str(root), "status",
+                                 "--porcelain"], check=True,
                                 capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         return None
