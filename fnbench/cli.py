@@ -259,12 +259,12 @@ def _executor(device: Any, settings: RunSettings) -> Any:
     return InProcessExecutor(device, settings.seed, settings.protocol)
 
 
-def _lookup_roofline(device, refresh: bool = False):
+def _lookup_roofline(device, refresh: bool = False, announce: bool = True):
     """The device's ceilings from the cache, or measured now with a progress line."""
     from fnbench.roofline.lookup import ceilings_for, identity, quick_sizes
     from fnbench.roofline.store import load
 
-    if stderr.is_terminal and (refresh or load(identity(device, quick_sizes())) is None):
+    if announce and (refresh or load(identity(device, quick_sizes())) is None):
         stderr.print(f"measuring the roofline of {device.name} ({device.runtime}, "
                      f"{device.threads} thread(s)); it is cached for later runs",
                      highlight=False, soft_wrap=True)
@@ -280,7 +280,8 @@ def _lookup_roofline(device, refresh: bool = False):
 def _attached_roofline(device):
     """The ceilings a run carries; a failure to measure them is a warning, not a lost run."""
     try:
-        return _lookup_roofline(device).ceilings
+        # a run's stderr carries one line per problem: the note is for terminals only
+        return _lookup_roofline(device, announce=stderr.is_terminal).ceilings
     except (KeyboardInterrupt, UsageError):
         raise
     except Exception as error:  # noqa: BLE001 - the run goes on without a roofline
