@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from numpy.typing import ArrayLike
 
+from fnbench.devices.ort_session import output_errors  # noqa: F401 - one definition
 from fnbench.fusion import fuse_batchnorm, reparameterize
 from fnbench.workload import Workload
 
@@ -57,17 +58,6 @@ def _check_finite_weights(module: nn.Module) -> None:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise RuntimeError(f"the model's weights contain NaN/inf (first: {name}): load a "
                                f"checkpoint with finite weights")
-
-
-def output_errors(reference: ArrayLike, candidate: ArrayLike) -> tuple[float, float]:
-    """Max absolute error of ``candidate`` against a same-shape ``reference``, and that error
-    relative to max |reference| (absolute when the reference is all zeros)."""
-    reference, candidate = np.asarray(reference), np.asarray(candidate)
-    if not reference.size:
-        return 0.0, 0.0
-    abs_err = float(np.max(np.abs(reference - candidate)))
-    scale = float(np.max(np.abs(reference)))
-    return abs_err, abs_err / scale if scale > 0 else abs_err
 
 
 def make_input(workload: Workload, batch: int, seed: int) -> torch.Tensor:
