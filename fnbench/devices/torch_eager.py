@@ -5,10 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
-from numpy.typing import ArrayLike
 
 from fnbench.devices.ort_session import output_errors  # noqa: F401 - one definition
 from fnbench.fusion import fuse_batchnorm, reparameterize
