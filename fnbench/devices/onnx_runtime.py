@@ -23,10 +23,10 @@ import torch
 import torch.nn as nn
 
 from fnbench.devices.base import Prepared
-from fnbench.devices.torch_eager import build_for_inference, make_input, output_errors
+from fnbench.devices.ort_session import PARITY_RTOL, parity, session  # noqa: F401
+from fnbench.devices.torch_eager import build_for_inference, make_input
 from fnbench.workload import Workload
 
-PARITY_RTOL = 1e-3  # max |ort - torch| relative to max |torch|, FP32
 #: On the GPU ONNX Runtime's CUDA provider convolves in TF32 by default (as PyTorch's cuDNN
 #: convolutions do): a 10-bit mantissa, compared with PyTorch's fp32 output on the CPU.
 GPU_PARITY_RTOL = 1e-2
@@ -65,27 +65,6 @@ def export_onnx(module: nn.Module, x: torch.Tensor, path: Path) -> str:
             return "torchscript"
 
 
-def session(model_path: Path, threads: int, gpu: bool = False):
-    """An ONNX Runtime session with ``threads`` intra-op threads and all graph optimisations, on
-    the CPU provider, or the CUDA provider (GPU 0) with the CPU one for ops it lacks."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if gpu \
-        else ["CPUExecutionProvider"]
-    sess = ort.InferenceSession(str(model_path), options, providers=providers)
-    if sess.get_providers()[0] != providers[0]:
-        raise RuntimeError(f"ONNX Runtime did not start {providers[0]} (it runs on "
-                           f"{', '.join(sess.get_providers())}): check that onnxruntime-gpu "
-                           "matches this machine's CUDA and cuDNN versions")
-    return sess
-
-
 def bound_call(sess, x: np.ndarray, device_type: str):
     """Runs ``sess`` on ``x`` with input and output bound to ``device_type`` memory ("cpu" or
     "cuda", GPU 0): returns ``call()`` and ``output()`` (one more call, its output as numpy)."""
@@ -104,18 +83,6 @@ def bound_call(sess, x: np.ndarray, device_type: str):
         return binding.copy_outputs_to_cpu()[0]
 
     return call, output
-
-
-def parity(reference: np.ndarray, candidate: np.ndarray, rtol: float = PARITY_RTOL
-           ) -> dict[str, Any]:
-    """Max absolute and relative error of ``candidate`` against ``reference``, and whether the
-    relative one is within ``rtol``."""
-    if reference.shape != candidate.shape:
-        return {"parity_ok": False, "parity_max_abs_err": None, "parity_rel_err": None,
-                "parity_shapes": [list(reference.shape), list(candidate.shape)]}
-    abs_err, rel_err = output_errors(reference, candidate)
-    ok = bool(np.isfinite(rel_err) and rel_err <= rtol)
-    return {"parity_ok": ok, "parity_max_abs_err": abs_err, "parity_rel_err": rel_err}
 
 
 def prepare_onnxruntime(workload: Workload, batch: int, seed: int, threads: int,
