@@ -6,7 +6,9 @@ Table 1 operator cases by default) and measures each of them three ways, in this
 
 1. fnbench's default protocol: interleaved rounds over all cases plus the reference workload
    (the runner and executor ``fnbench models``/``ops`` use), giving a median estimate, a 95%
-   re-run interval and a latency relative to the reference;
+   re-run interval and a latency relative to the reference; the interval takes the run-to-run
+   spread of the runs before it, kept in a run history (a fresh one unless ``--history``), as
+   ``fnbench`` keeps one per machine;
 2. the protocol before rounds (fnbench 0.1): one stretch of samples per case, stopped when the
    order-statistic 95% CI of the median is within 1% (10 samples and 0.5 s at least, 5 s at
    most, 15 s for models), the CI computed as if samples were independent;
@@ -26,10 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CASES = ("model:fasternet_t0", "model:resnet50", "model:mobilevit_xxs",
@@ -86,8 +90,10 @@ def child(cases: list[str]) -> None:
 
     from fnbench.devices import open_device
     from fnbench.devices.torch_eager import build_for_inference, cpu_time_block, make_input
+    from fnbench.history import append, entry_of, load_spread
     from fnbench.measure import Protocol
-    from fnbench.runner import InProcessExecutor, RunSettings, plan_jobs, run_jobs
+    from fnbench.runner import (InProcessExecutor, RunSettings, history_identity, plan_jobs,
+                                run_jobs)
 
     torch.set_num_threads(1)
     device = open_device("cpu", "torch", 1)
@@ -96,16 +102,19 @@ def child(cases: list[str]) -> None:
     protocol = Protocol(warmup_runs=3, round_time_s=0.25, max_time_s=10.0) if any_model \
         else Protocol()
     settings = RunSettings(protocol=protocol)
+    identity = history_identity(device, settings)
+    settings = RunSettings(protocol=protocol, spread=load_spread(identity))
     jobs = plan_jobs(workloads, device, settings)
     records = []
     started = time.perf_counter()
     reference = run_jobs(jobs, InProcessExecutor(device, 0, protocol), settings,
                          records.append)
     new_wall = time.perf_counter() - started
+    append(identity, entry_of([*records, reference]))
     by_name = {r.name: r for r in records}
     out: dict = {"fnbench": {}, "legacy": {}, "timer": {},
                  "reference_ms": reference.latency_ms if reference else None,
-                 "fnbench_wall_s": new_wall}
+                 "fnbench_wall_s": new_wall, "spread": settings.spread.to_dict()}
     for case, workload in zip(cases, workloads):
         r = by_name[workload.name]
         per_case = new_wall / len(cases)  # the run's wall time, reference included, per case
@@ -179,6 +188,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--json", help="also write every run and the summary here")
+    parser.add_argument("--history", help="the fnbench cache whose run history the runs read "
+                                          "and extend (default: a fresh one, so the first "
+                                          "runs rest on the prior alone)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cases = [c for c in args.cases.split(",") if c]
@@ -188,13 +200,18 @@ def main() -> None:
     if args.runs < 2:
         parser.error("--runs must be at least 2: coverage compares runs with each other")
     runs, walls = [], []
+    cache = args.history or tempfile.mkdtemp(prefix="fnbench-coverage-history-")
+    env = {**os.environ, "FNBENCH_CACHE": cache}
     for i in range(args.runs):
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--child", "--cases", ",".join(cases)],
-                              check=True, capture_output=True, text=True)
+                              check=True, capture_output=True, text=True, env=env)
         walls.append(time.perf_counter() - started)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        print(f"run {i + 1}/{args.runs}: {walls[-1]:.0f} s", flush=True)
+        spread = runs[-1]["spread"]
+        print(f"run {i + 1}/{args.runs}: {walls[-1]:.0f} s; run-to-run spread "
+              f"{spread['sd'] * 100:.1f}% from {spread['runs']} earlier run(s); load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
     summary = summarise(runs, cases)
     from fnbench.devices.fingerprint import cpu_model
 

@@ -19,8 +19,9 @@ from rich.text import Text
 
 from fnbench import __version__
 from fnbench.errors import RunInterrupted, UsageError
+from fnbench.history import load_spread
 from fnbench.measure import Protocol, with_changes
-from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings
+from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, history_identity
 from fnbench.workload import Workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -105,6 +106,9 @@ ProcessesOpt = typer.Option(1, "--processes", help="Spread each workload's round
                                                    "after another).")
 NoReferenceOpt = typer.Option(False, "--no-reference", help="Do not measure the reference "
                                                             "workload (no relative_latency).")
+NoHistoryOpt = typer.Option(False, "--no-history", help="Neither read nor add to this "
+                            "machine's run history: the re-run interval then rests on the "
+                            "prior run-to-run spread alone (see README).")
 NoRooflineOpt = typer.Option(False, "--no-roofline", help="Do not attach the device's "
                                                           "roofline (measured once and cached "
                                                           "otherwise; see fnbench roofline).")
@@ -159,7 +163,7 @@ def _protocol(quick: bool, warmup: int | None, round_time: float | None,
 
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
-              no_reference: bool = False) -> RunSettings:
+              no_reference: bool = False, no_history: bool = False) -> RunSettings:
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed {seed} must lie between 0 and {MAX_SEED} (torch seeds are "
                          "64-bit unsigned)")
@@ -176,7 +180,7 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
         raise UsageError(f"--processes {processes} must lie between 1 and 64")
     return RunSettings(modes=modes, throughput_batch=batch or DEFAULT_THROUGHPUT_BATCH,
                        seed=seed, protocol=protocol, processes=processes,
-                       reference=not no_reference)
+                       reference=not no_reference, history=not no_history)
 
 
 @contextmanager
@@ -317,6 +321,9 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         raise UsageError("--processes applies to this machine, not to a board over --host: "
                          "drop --processes")
     roofline = None if no_roofline else _attached_roofline(device)
+    history = history_identity(device, settings) if settings.history else None
+    if history is not None:
+        settings = replace(settings, spread=load_spread(history))
     jobs = _plan(workloads, device, settings)
     variant = device.runtime + ("" if device.dtype == "fp32" else f"-{device.dtype}")
     run_dir = create_run_dir(out, suite, device.name, variant)
@@ -333,6 +340,8 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
         writer.finish("interrupted" if interrupt else "complete",
                       lambda run: render_markdown(run_table(run)), **details)
+        if history is not None:
+            _add_to_history(history, writer.run)
     except RunFileError as error:
         if writer is None and not any(run_dir.iterdir()):
             run_dir.rmdir()
@@ -345,6 +354,20 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         raise typer.Exit(interrupt.exit_code)
     if any(r.status != "ok" for r in writer.run.records):
         raise typer.Exit(1)
+
+
+def _add_to_history(identity: Any, run: Any) -> None:
+    """This run's estimates join the machine's history; a failure is a warning."""
+    from fnbench.history import append, entry_of
+
+    entry = entry_of([*run.records, run.reference])
+    if entry is None:
+        return
+    try:
+        append(identity, entry)
+    except OSError as error:
+        stderr.print(f"warning: the run history was not updated ({error}); the run is saved",
+                     markup=False, highlight=False, soft_wrap=True)
 
 
 def _measure(*args: Any) -> None:
@@ -397,7 +420,7 @@ def ops(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
-    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     no_roofline: bool = NoRooflineOpt,
     dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
@@ -418,7 +441,7 @@ def ops(
 
     settings = _settings(mode, batch, seed, _protocol(quick, warmup, round_time, min_rounds,
                                                       max_rounds, max_time, target_ci),
-                         processes, no_reference)
+                         processes, no_reference, no_history)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, _one_host(host), settings, out,
@@ -434,7 +457,7 @@ def models(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
-    ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
+    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
     no_roofline: bool = NoRooflineOpt,
     dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
@@ -453,7 +476,7 @@ def models(
 
     protocol = _protocol(quick, warmup, round_time, min_rounds, max_rounds, max_time,
                          target_ci, MODELS_PROTOCOL)
-    settings = _settings(mode, batch, seed, protocol, processes, no_reference)
+    settings = _settings(mode, batch, seed, protocol, processes, no_reference, no_history)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, _one_host(host), settings, out,
              ssh_option, remote_python, no_roofline, dtype, compile_mode)

@@ -12,10 +12,11 @@ import math
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
+from fnbench.history import Spread
 from fnbench.measure import Interval, Measurement
 from fnbench.specs import canonical, workload_hash
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = f"fnbench.run/{SCHEMA_VERSION}"
 #: What changed in each version of run.json.
 SCHEMA_HISTORY = {
@@ -31,6 +32,13 @@ SCHEMA_HISTORY = {
        "--no-roofline) and per record arithmetic_intensity (MAC/byte), roofline_level (L2, L3 "
        "or DRAM: where one layer's working set fits), roofline_bound (MAC/s) and "
        "roofline_fraction (achieved / bound; notes.above_roofline when above 1)",
+    3: "2026-12: latency_lo_ms/latency_hi_ms and relative_lo/relative_hi also take the "
+       "machine's run-to-run spread (settings.spread, from this machine's run history and a "
+       "prior; see fnbench.history), the wider of that and the within-run interval; the "
+       "within-run re-run interval moves to latency_within_lo_ms/latency_within_hi_ms and "
+       "relative_within_lo/relative_within_hi. Version-2 intervals were within-run only: read "
+       "from a version-2 file they become the within-run fields and no re-run interval is "
+       "claimed",
 }
 STATUSES = ("running", "complete", "interrupted", "failed")
 
@@ -127,6 +135,10 @@ class Record:
     relative_latency: float | None = None
     relative_lo: float | None = None
     relative_hi: float | None = None
+    latency_within_lo_ms: float | None = None
+    latency_within_hi_ms: float | None = None
+    relative_within_lo: float | None = None
+    relative_within_hi: float | None = None
     arithmetic_intensity: float | None = None
     roofline_level: str | None = None
     roofline_bound: float | None = None
@@ -143,17 +155,23 @@ class Record:
         return max(self.latency_ms - self.latency_lo_ms, self.latency_hi_ms - self.latency_ms) \
             / self.latency_ms
 
-    def measured(self, measurement: Measurement,
-                 reference: Measurement | None = None) -> "Record":
-        """This record with ``measurement`` and every column derived from it."""
+    def measured(self, measurement: Measurement, reference: Measurement | None = None,
+                 spread: Spread = Spread()) -> "Record":
+        """This record with ``measurement`` and every column derived from it; the re-run
+        intervals take the machine's between-run ``spread`` (the prior alone by default)."""
         stats, interval = measurement.stats, measurement.interval
         per_call = measurement.estimate
         relative = Relative.paired(measurement, reference) if reference else None
+        within = (interval.low, interval.high) if interval else (None, None)
+        low, high = spread.widen(per_call, *within) if interval else (None, None)
+        rel_low = rel_high = None
+        if relative:
+            rel_low, rel_high = spread.widen(relative.value, relative.low, relative.high,
+                                             relative=True)
         return replace(
             self, measurement=measurement.to_dict(), converged=measurement.converged,
-            latency_ms=per_call * 1e3,
-            latency_lo_ms=_ms(interval.low if interval else None),
-            latency_hi_ms=_ms(interval.high if interval else None),
+            latency_ms=per_call * 1e3, latency_lo_ms=_ms(low), latency_hi_ms=_ms(high),
+            latency_within_lo_ms=_ms(within[0]), latency_within_hi_ms=_ms(within[1]),
             latency_ci_low_ms=_ms(interval.ci_low if interval else None),
             latency_ci_high_ms=_ms(interval.ci_high if interval else None),
             latency_median_ms=stats.median * 1e3, latency_p90_ms=stats.p90 * 1e3,
@@ -165,8 +183,9 @@ class Record:
             achieved_flops=(self.flops * self.batch / per_call
                             if self.flops and per_call > 0 else None),
             relative_latency=relative.value if relative else None,
-            relative_lo=relative.low if relative else None,
-            relative_hi=relative.high if relative else None)
+            relative_lo=rel_low, relative_hi=rel_high,
+            relative_within_lo=relative.low if relative else None,
+            relative_within_hi=relative.high if relative else None)
 
     def with_roofline(self, ceilings: Mapping[str, Any] | None) -> "Record":
         """This record placed under ``ceilings`` (see :mod:`fnbench.roofline.bounds`); a record
@@ -295,19 +314,37 @@ def _upgrade_v1_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _upgrade_v2_record(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A schema-2 record in the current format: its within-run intervals keep their values
+    under the within-run names; no re-run interval is claimed."""
+    if record is None:
+        return None
+    out = dict(record)
+    for old, new in (("latency_lo_ms", "latency_within_lo_ms"),
+                     ("latency_hi_ms", "latency_within_hi_ms"),
+                     ("relative_lo", "relative_within_lo"), ("relative_hi", "relative_within_hi")):
+        out[new] = out.get(old)
+        out[old] = None
+    return out
+
+
 def upgrade(data: Mapping[str, Any]) -> dict[str, Any]:
     """A run.json dict of any readable schema in the current format (unchanged if current)."""
     schema = data.get("schema")
     if schema == SCHEMA:
         return dict(data)
+    out = dict(data)
     if schema == "fnbench.run/1":
-        out = dict(data)
         out["records"] = [_upgrade_v1_record(r) for r in data.get("records") or ()]
         out["reference"] = None
-        out["schema"] = SCHEMA
-        out["upgraded_from"] = schema
-        return out
-    raise ValueError(f"unknown schema {schema!r}")
+    elif schema == "fnbench.run/2":
+        out["records"] = [_upgrade_v2_record(r) for r in data.get("records") or ()]
+        out["reference"] = _upgrade_v2_record(data.get("reference"))
+    else:
+        raise ValueError(f"unknown schema {schema!r}")
+    out["schema"] = SCHEMA
+    out["upgraded_from"] = schema
+    return out
 
 
 def is_finite(value: Any) -> bool:
@@ -315,6 +352,6 @@ def is_finite(value: Any) -> bool:
         and math.isfinite(value)
 
 
-READABLE_SCHEMAS = ("fnbench.run/1", SCHEMA)
+READABLE_SCHEMAS = ("fnbench.run/1", "fnbench.run/2", SCHEMA)
 __all__ = ["READABLE_SCHEMAS", "Record", "Relative", "Run", "SCHEMA", "SCHEMA_HISTORY",
            "SCHEMA_VERSION", "STATUSES", "canonical", "record_key", "upgrade"]

@@ -30,7 +30,9 @@ COMMON_COLUMNS = ["name", "suite", "family", "device", "runtime", "mode", "batch
                   "throughput", "achieved_flops", "status"]
 #: Statistics and identity columns after the common ones (milliseconds per call).
 STATS_COLUMNS = ["latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms", "latency_ci_high_ms",
-                 "relative_latency", "relative_lo", "relative_hi", "latency_median_ms",
+                 "relative_latency", "relative_lo", "relative_hi", "latency_within_lo_ms",
+                 "latency_within_hi_ms", "relative_within_lo", "relative_within_hi",
+                 "latency_median_ms",
                  "latency_mean_ms", "latency_std_ms", "latency_min_ms", "latency_p99_ms",
                  "latency_iqr_ms", "samples", "rounds", "converged", "uncounted_ops", "error",
                  "key", "workload_hash"]
@@ -201,7 +203,9 @@ OPTIONAL_KEYS: dict[str, type | tuple[type, ...]] = {
                                      "latency_p99_ms", "latency_iqr_ms", "latency_ci_low_ms",
                                      "latency_ci_high_ms", "latency_lo_ms", "latency_hi_ms",
                                      "latency_median_ms", "relative_latency", "relative_lo",
-                                     "relative_hi")}}
+                                     "relative_hi", "latency_within_lo_ms",
+                                     "latency_within_hi_ms", "relative_within_lo",
+                                     "relative_within_hi")}}
 #: Keys each suite's tables read from a record's ``meta``: required, then optional.
 META_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "ops": ({"op": str, "channels": int, "height": int, "width": int, "layers": int},

@@ -18,6 +18,7 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol as Interface, Sequence
 
+from fnbench.history import Spread
 from fnbench.measure import Measurement, Protocol, Round, Warmup, stop_reason, take_round, \
     warm_up
 from fnbench.records import Record, record_key
@@ -44,6 +45,8 @@ class RunSettings:
     protocol: Protocol = Protocol()
     processes: int = 1
     reference: bool = True
+    spread: Spread = Spread()
+    history: bool = True
 
     def batch_for(self, mode: str) -> int:
         """Latency mode is batch 1, one sample per call; throughput mode uses the set batch."""
@@ -52,7 +55,15 @@ class RunSettings:
     def to_dict(self) -> dict[str, Any]:
         return {"modes": list(self.modes), "throughput_batch": self.throughput_batch,
                 "seed": self.seed, "protocol": asdict(self.protocol),
-                "processes": self.processes, "reference": self.reference}
+                "processes": self.processes, "reference": self.reference,
+                "spread": self.spread.to_dict(), "history": self.history,
+                "stop_target_rel": self.stop_target()}
+
+    def stop_target(self) -> float:
+        """The within-run half-width at which a job stops: the protocol's target, or half the
+        between-run spread's when that is wider. Below it more rounds cannot narrow the
+        re-run interval, which the between-run spread then sets."""
+        return max(self.protocol.target_rel_ci, math.expm1(self.spread.half_width()) / 2)
 
 
 @dataclass
@@ -264,7 +275,8 @@ def _measurement(job: Job, reason: str, processes: int) -> Measurement:
                        processes)
 
 
-def _finish(job: Job, reason: str, processes: int, reference: Job | None) -> Record:
+def _finish(job: Job, reason: str, processes: int, reference: Job | None,
+            spread: Spread = Spread()) -> Record:
     job.done = True
     if job.error is not None:
         error, trace, notes = job.error
@@ -274,7 +286,7 @@ def _finish(job: Job, reason: str, processes: int, reference: Job | None) -> Rec
     ref = None
     if reference is not None and reference.rounds and reference.error is None:
         ref = _measurement(reference, "reference", processes)
-    return job.record.measured(_measurement(job, reason, processes), ref)
+    return job.record.measured(_measurement(job, reason, processes), ref, spread)
 
 
 def plan_jobs(workloads: Sequence[Workload], device: "Device", settings: RunSettings,
@@ -304,7 +316,7 @@ def run_jobs(jobs: Sequence[Job], executor: Executor, settings: RunSettings,
              on_pass: Callable[[int, int], None] = lambda p, n: None) -> Record | None:
     """Take interleaved passes until every job is finished; hand each record on as it finishes.
     Returns the reference record (None without one)."""
-    protocol = settings.protocol
+    protocol = replace(settings.protocol, target_rel_ci=settings.stop_target())
     collector = _Collector(jobs)
     reference = next((job for job in jobs if job.reference), None)
     processes = settings.processes
@@ -325,14 +337,14 @@ def run_jobs(jobs: Sequence[Job], executor: Executor, settings: RunSettings,
                 if reason is None and pass_index > 10 * protocol.max_rounds:
                     reason = "no_rounds"  # a job that never gets rounds must still end
                 if reason:
-                    on_record(_finish(job, reason, processes, reference))
+                    on_record(_finish(job, reason, processes, reference, settings.spread))
                     executor.release(job)
             pass_index += 1
     finally:
         executor.close()
     if reference is None:
         return None
-    return _finish(reference, "reference", processes, None)
+    return _finish(reference, "reference", processes, None, settings.spread)
 
 
 def run_workloads(workloads: Sequence[Workload], device: "Device", settings: RunSettings,
@@ -349,6 +361,18 @@ def run_workloads(workloads: Sequence[Workload], device: "Device", settings: Run
         else:
             executor = InProcessExecutor(device, settings.seed, settings.protocol)
     return run_jobs(jobs, executor, settings, on_record, on_pass)
+
+
+def history_identity(device: "Device", settings: RunSettings) -> dict[str, Any]:
+    """What a run's between-run spread depends on: the machine and packages (as for its
+    roofline), device, runtime, threads, host, dtype, torch.compile mode, the protocol and
+    whether estimates are relative to the reference."""
+    from fnbench.roofline.lookup import identity
+
+    machine = identity(device, quick=False)
+    machine.pop("sizes", None)
+    return {**machine, **device_settings(device), "protocol": asdict(settings.protocol),
+            "reference": settings.reference}
 
 
 def device_settings(device: "Device") -> dict[str, Any]:

@@ -126,12 +126,12 @@ def test_run_round_trips_through_its_dict():
     assert again.reference.latency_ms == reference.latency_ms
 
 
-def _schema_1_runs() -> list[Path]:
+def _reference_runs(schema: str = "fnbench.run/1") -> list[Path]:
     return [path for path in sorted((REPO / "results" / "reference").glob("*-*-*-*"))
-            if json.loads((path / "run.json").read_text())["schema"] == "fnbench.run/1"]
+            if json.loads((path / "run.json").read_text())["schema"] == schema]
 
 
-@pytest.mark.parametrize("run_dir", _schema_1_runs())
+@pytest.mark.parametrize("run_dir", _reference_runs())
 def test_runs_written_before_the_typed_record_still_load(run_dir):
     raw = json.loads((run_dir / "run.json").read_text())
     run = read_run(run_dir)
@@ -193,3 +193,36 @@ def test_a_killed_worker_is_an_error_record_and_the_others_finish(tmp_path):
     assert "SIGKILL" in by_name[victim]["error"]
     others = [r for name, r in by_name.items() if name != victim]
     assert len(others) == 2 and all(r["status"] == "ok" for r in others)
+
+
+@pytest.mark.parametrize("run_dir", _reference_runs("fnbench.run/2"))
+def test_runs_with_within_run_intervals_only_still_load(run_dir):
+    raw = json.loads((run_dir / "run.json").read_text())
+    run = read_run(run_dir)
+    assert run.upgraded_from == "fnbench.run/2" and run.schema == SCHEMA
+    for old, new in zip(raw["records"], run.records):
+        assert new.key == old["key"] and new.latency_ms == old["latency_ms"]
+        # version 2 had no run-to-run spread: its interval is kept as within-run only
+        assert (new.latency_within_lo_ms, new.latency_within_hi_ms) == \
+            (old["latency_lo_ms"], old["latency_hi_ms"])
+        assert new.latency_lo_ms is None and new.latency_hi_ms is None
+    result = run_cli("report", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert "schema 2" in result.stdout
+
+
+def test_rounds_stop_once_the_run_to_run_spread_dominates():
+    from fnbench.history import Spread
+
+    strict = Protocol(**{**TINY.__dict__, "target_rel_ci": 1e-6, "min_rounds": 3,
+                         "max_rounds": 6, "max_time_s": 60.0})
+    noisy_machine = RunSettings(protocol=strict, reference=False,
+                                spread=Spread(sd=0.3, df=20, runs=16))
+    quiet_machine = RunSettings(protocol=strict, reference=False,
+                                spread=Spread(sd=1e-7, relative_sd=1e-7, df=40, runs=36))
+    (noisy,), _ = run_in_process(tiny_ops(["conv"]), noisy_machine)
+    (quiet,), _ = run_in_process(tiny_ops(["conv"]), quiet_machine)
+    # more rounds cannot narrow an interval that the machine's spread sets: stop at the minimum
+    assert noisy.rounds == 3 and noisy.converged
+    assert quiet.rounds == 6 and not quiet.converged
+    assert noisy.latency_hi_ms / noisy.latency_ms > 2  # t(20) sqrt(2) 0.3 = 0.88 in log

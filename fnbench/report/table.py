@@ -96,8 +96,8 @@ def _finish(table: TextTable, frame: pd.DataFrame, suite: str, paper_unit: str |
     table.notes.insert(0, "FLOPs are MACs per sample, as in the paper; GFLOPS = 1e9 MAC/s; "
                           "latency per call is the geometric mean of the round medians; ±95% "
                           "is the 95% re-run interval (where a repeat on this machine is "
-                          "expected to land), from the variation between rounds; "
-                          "* = not converged")
+                          "expected to land), from the variation between rounds and the "
+                          "machine's run-to-run spread; * = not converged")
     return table
 
 
@@ -290,9 +290,22 @@ def run_table(run: Run | dict[str, Any]) -> TextTable:
         table.notes.append(note)
     if "status" in data:
         table.status = run_state(data).lines()
+    spread = (data.get("settings") or {}).get("spread")
+    if spread:
+        table.notes.append(spread_note(spread))
     if data.get("upgraded_from"):
         table.notes.append(f"written by an older fnbench (schema "
-                           f"{data['upgraded_from'].rsplit('/', 1)[-1]}): its interval treated "
-                           "samples as independent and did not describe a re-run, so none is "
-                           "shown (kept in run.json notes)")
+                           f"{data['upgraded_from'].rsplit('/', 1)[-1]}): its interval did not "
+                           "take the run-to-run spread and did not describe a re-run, so none "
+                           "is shown (kept in run.json)")
     return table
+
+
+def spread_note(spread: dict[str, Any]) -> str:
+    """How the run-to-run spread behind the intervals was known."""
+    sd, runs = spread.get("sd"), spread.get("runs", 0)
+    basis = (f"{runs} earlier run(s) on this machine and a prior" if runs
+             else "the prior alone (no earlier runs on this machine yet; intervals narrow as "
+                  "runs accumulate)")
+    return (f"run-to-run spread: {sd * 100:.1f}% (standard deviation of an estimate between "
+            f"runs) from {basis}")
