@@ -91,7 +91,8 @@ def table2_table(result: dict[str, Any]) -> TextTable:
                            "strides its 3x3 operator; PConv's untouched channels are "
                            "subsampled by 2 (no paper setting covers this)")
     if size != 224:
-        table.notes.append(f"images at {size}x{size}, not the paper's 224x224: the feature "
-                           f"maps are smaller than those the published values come from")
+        table.notes.append(f"images at {size}x{size}, not 224x224 (ImageNet's usual "
+                           f"evaluation size, taken for the paper's): smaller feature maps "
+                           f"than those the published values presumably come from")
     table.drop_order = ["stride", "output", "layer", "zero MSE"]
     return table
