@@ -591,6 +591,71 @@ def report(run: Path = typer.Argument(..., help="A run directory or its run.json
     stdout.print(render_rich(table, stdout.width))
 
 
+@app.command()
+def approx(
+    weights: Optional[Path] = typer.Option(None, "--weights", metavar="RESNET50.pth",
+                                           help="A local torchvision (or timm) ResNet-50 state "
+                                                "dict (.pth/.pt or .safetensors); ImageNet "
+                                                "pre-trained for the paper's setting."),
+    images: Optional[Path] = typer.Option(None, "--images", metavar="DIR",
+                                          help="A folder of .jpg/.png images (searched "
+                                               "recursively), e.g. ImageNet validation images."),
+    train: int = typer.Option(128, "--train", help="Images the approximations are fitted on."),
+    test: int = typer.Option(32, "--test", help="Held-out images their test MSE is taken on."),
+    epochs: int = typer.Option(20, "--epochs", help="Passes over the training images."),
+    batch: int = typer.Option(8, "--batch", "-b", help="Images per Adam step."),
+    lr: float = typer.Option(3e-3, "--lr", help="Adam's learning rate (decayed to 0 along a "
+                                                "cosine)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/test draw, the initial "
+                                               "weights and the batch order (0 to 2**64 - 1)."),
+    size: int = typer.Option(224, "--size", help="Image side after resize and centre crop "
+                                                 "(224: ImageNet's usual evaluation size; "
+                                                 "smaller is faster)."),
+    block: int = typer.Option(0, "--block", help="Which block's 3x3 conv in each stage, 0-2 "
+                                                 "(0: the first, stride 2 in stages 2-4)."),
+    groups: int = typer.Option(16, "--groups", help="GConv groups (16: the paper's Table 1 "
+                                                    "GConv, as many FLOPs as PConv r=1/4)."),
+    ratio: str = typer.Option("1/4", "--ratio", help="PConv partial ratio in (0, 1] (1/4: the "
+                                                     "paper's PConv)."),
+    threads: Optional[int] = typer.Option(None, "--threads", "-t",
+                                          help="CPU threads (default: torch's, all the CPUs "
+                                               "this process may use)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", parser=_out_folder, metavar="DIR",
+                                       help="Folder that receives table2.json and table2.md "
+                                            "(replaced if there)."),
+) -> None:
+    """The paper's Table 2: DWConv, GConv and PConv, each + PWConv, fitted to a pre-trained
+    ResNet-50's 3x3 conv in each stage; their test MSE beside the published one."""
+    from fnbench.report.approx import table2_note, table2_table
+    from fnbench.report.table import render_rich
+
+    note = table2_note(weights, images)
+    if note is not None:
+        raise UsageError(f"{note} (e.g. fnbench approx --weights resnet50.pth --images val/)")
+    from fnbench.approx import (ApproxSettings, check_inputs, check_out, parse_ratio,
+                                write_table2)
+    from fnbench.results import RunFileError
+
+    settings = ApproxSettings(train=train, test=test, epochs=epochs, batch=batch, lr=lr,
+                              seed=seed, size=size, block=block, groups=groups,
+                              ratio=parse_ratio(ratio), threads=threads)
+    check_out(out)
+    inputs = check_inputs(weights, images, settings)  # before torch: bad input fails at once
+    from fnbench.approx.fit import table2_result
+
+    with stderr.status("Table 2") as status:
+        result = table2_result(inputs, settings, lambda text: status.update(f"Table 2: {text}"))
+    written = "table2.md and table2.json in --out have" if out else "--out DIR saves"
+    stdout.print(render_rich(table2_table(result), stdout.width, complete_in=written))
+    if out is not None:
+        try:
+            paths = write_table2(result, out)
+        except RunFileError as error:
+            _say(stderr, f"error: {error}")
+            raise typer.Exit(1)
+        _say(stderr, f"wrote {paths[0]} and {paths[1]}")
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"fnbench {__version__}")

@@ -141,9 +141,10 @@ def _check_finite(state: StateDict, path: Path) -> None:
                          f"checkpoint with finite weights (e.g. from before training diverged)")
 
 
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a local checkpoint (.pth/.pt or .safetensors, official or timm naming) into
-    ``model``, strictly: on any mismatch a UsageError is raised and ``model`` is untouched."""
+def read_state_dict(path: str | Path) -> StateDict:
+    """The finite tensors of a local checkpoint (.pth/.pt read with weights_only, or
+    .safetensors), raw or nested under a usual key, prefixes stripped; any problem (no such
+    file, not a checkpoint, no state dict, NaN/inf) is a one-line UsageError."""
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not a checkpoint file: pass the file itself "
@@ -153,6 +154,14 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
                          f".safetensors file")
     state = _state_dict_of(_read(path), path)
     _check_finite(state, path)
+    return state
+
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a local checkpoint (.pth/.pt or .safetensors, official or timm naming) into
+    ``model``, strictly: on any mismatch a UsageError is raised and ``model`` is untouched."""
+    path = Path(path)
+    state = read_state_dict(path)
     if is_timm_naming(state):
         state = from_timm_state_dict(state)
     model.load_state_dict(_check_fits(model, state, path), strict=True)

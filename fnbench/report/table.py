@@ -17,7 +17,7 @@ from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, tabl
 from fnbench.report.status import run_state
 
 #: Columns of text that may wrap; every other column holds a number and never does.
-TEXT_COLUMNS = ("operator", "model", "family", "status", "ceiling", "note")
+TEXT_COLUMNS = ("operator", "model", "family", "status", "ceiling", "note", "layer")
 
 
 @dataclass
@@ -217,19 +217,22 @@ def _fitting_columns(table: TextTable, width: int | None) -> tuple[list[int], li
     return sorted(shown), [compact[i] for i in sorted(shown)]
 
 
-def render_rich(table: TextTable, width: int | None = None) -> Table:
+def render_rich(table: TextTable, width: int | None = None,
+                complete_in: str = "results.md and results.csv in the run directory have"
+                ) -> Table:
     """A rich Table for a terminal ``width`` cells wide (None: any width).
 
     Every string is plain text, never markup. When the whole table does not fit, the columns
-    of ``drop_order`` are left out until it does, and the caption says which; each column is then
-    as wide as its widest number, so no number is ever wrapped or folded.
+    of ``drop_order`` are left out until it does, and the caption says which (and, after
+    ``complete_in``, where every column is); each column is then as wide as its widest number,
+    so no number is ever wrapped or folded.
     """
     shown, widths = _fitting_columns(table, width)
     notes = list(table.notes)
     dropped = [c for i, c in enumerate(table.columns) if i not in shown]
     if dropped:
-        notes.append(f"not shown at this width: {', '.join(dropped)} (results.md and "
-                     "results.csv in the run directory have every column)")
+        notes.append(f"not shown at this width: {', '.join(dropped)} ({complete_in} every "
+                     "column)")
     out = Table(title=Text(table.title), caption=Text("\n".join(notes)) if notes else None,
                 caption_justify="left")
     for position, index in enumerate(shown):
