@@ -83,7 +83,7 @@ def mode_key(record: Record) -> tuple[str, int]:
 
 
 def mode_words(mode: str, batch: int) -> str:
-    return f"{mode} mode, batch {batch}"
+    return text(f"{mode} mode, batch {batch}", 40)
 
 
 def where(run: Run) -> str:

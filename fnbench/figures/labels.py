@@ -31,9 +31,17 @@ RINGS = 16
 
 
 def freeze_layout(figure: Figure) -> None:
-    """Lay the figure out once (constrained layout) and keep that layout from now on."""
+    """Lay the figure out once (constrained layout) and keep that layout from now on; legends
+    placed "best" (where they hide the fewest data) stay where that first layout put them, so
+    that labels placed afterwards cannot move them."""
     figure.draw_without_rendering()
     figure.set_layout_engine("none")
+    renderer = figure.canvas.get_renderer()
+    for ax in figure.axes:
+        legend = ax.get_legend()
+        if legend is not None:
+            box = legend.get_window_extent(renderer).transformed(ax.transAxes.inverted())
+            legend.set_loc((box.x0, box.y0))
 
 
 def _box(bbox: Bbox) -> Box:

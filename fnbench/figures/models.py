@@ -151,8 +151,7 @@ def pareto_figure(runs: Any) -> Figure:
         ax.set_ylabel("ImageNet-1k top-1, % (published)", fontsize=LABEL)
         ax.set_title(f"Speed against published top-1: {title}", fontsize=TITLE)
         style_axes(ax)
-        legend = ax.legend(loc="lower left" if higher else "lower right", fontsize=NOTE,
-                           framealpha=0.9)
+        legend = ax.legend(loc="best", fontsize=NOTE, framealpha=0.9)
         if missing:
             names = ", ".join(text(r.name, 30) for r in missing[:6])
             more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
@@ -227,7 +226,7 @@ def latency_flops_figure(run: Any) -> Figure:
         box = ax.text(0.015, 0.975, words, transform=ax.transAxes, va="top", ha="left",
                       fontsize=LABEL, gid="spearman",
                       bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor="0.6"))
-        legend = ax.legend(loc="lower right", fontsize=NOTE, framealpha=0.9)
+        legend = ax.legend(loc="best", fontsize=NOTE, framealpha=0.9)
         to_label.append((ax, plotted, xs, ys, legend, box))
     footnote(figure, [
         "FLOPs: multiply-accumulates per sample, counted by fnbench; latency: time per call "
