@@ -356,6 +356,10 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
 def _write_figures(run: Any, run_dir: Path) -> None:
     """The run's figures into its directory; a figure that fails is a warning line, never a lost
     run or another exit code."""
+    import logging
+
+    # matplotlib's own notices (building its font cache on first use) are not the run's
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         from fnbench.figures import FiguresError, write_run_figures
 
