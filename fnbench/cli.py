@@ -112,6 +112,8 @@ NoHistoryOpt = typer.Option(False, "--no-history", help="Neither read nor add to
 NoRooflineOpt = typer.Option(False, "--no-roofline", help="Do not attach the device's "
                                                           "roofline (measured once and cached "
                                                           "otherwise; see fnbench roofline).")
+NoPlotsOpt = typer.Option(False, "--no-plots", help="Do not write the run's figures (PNG and "
+                                                    "SVG) into its directory.")
 
 #: torch.manual_seed and torch.Generator.manual_seed take seeds up to 2**64 - 1; a negative
 #: seed wraps around to a large one, so it is refused rather than silently aliased.
@@ -307,8 +309,10 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
                       runtime: str | None, threads: int, host: str | None,
                       settings: RunSettings, out: Path, ssh_options: Sequence[str] | None = None,
                       remote_python: str = "python3", no_roofline: bool = False,
-                      dtype: str = "fp32", compile_mode: str | None = None) -> None:
-    """Open the device, run, write the run, print the table; exit 1 on a failed record."""
+                      dtype: str = "fp32", compile_mode: str | None = None,
+                      no_plots: bool = False) -> None:
+    """Open the device, run, write the run and its figures, print the table; exit 1 on a failed
+    record."""
     from fnbench.devices import open_device
     from fnbench.report.status import run_state
     from fnbench.report.table import render_markdown, render_rich, run_table
@@ -342,6 +346,8 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
                       lambda run: render_markdown(run_table(run)), **details)
         if history is not None:
             _add_to_history(history, writer.run)
+        if interrupt is None and not no_plots:
+            _write_figures(writer.run, run_dir)
     except RunFileError as error:
         if writer is None and not any(run_dir.iterdir()):
             run_dir.rmdir()
@@ -370,11 +376,32 @@ def _add_to_history(identity: Any, run: Any) -> None:
                      markup=False, highlight=False, soft_wrap=True)
 
 
-def _measure(*args: Any) -> None:
+def _write_figures(run: Any, run_dir: Path) -> None:
+    """The run's figures into its directory; a figure that fails is a warning line, never a lost
+    run or another exit code."""
+    import logging
+
+    # matplotlib's own notices (building its font cache on first use) are not the run's
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    try:
+        from fnbench.figures import FiguresError, write_run_figures
+
+        write_run_figures(run, run_dir)
+    except FiguresError as error:
+        for stem, failure in error.failures:
+            _say(stderr, f"warning: figure {stem} not written ({type(failure).__name__}: "
+                         f"{str(failure).splitlines()[0] if str(failure) else ''}); the run is "
+                         "saved")
+    except Exception as error:  # noqa: BLE001 - e.g. matplotlib missing or a full disk
+        _say(stderr, f"warning: figures not written ({type(error).__name__}: "
+                     f"{str(error).splitlines()[0] if str(error) else ''}); the run is saved")
+
+
+def _measure(*args: Any, **options: Any) -> None:
     """A measuring command, with SIGINT and SIGTERM saving the run (exit 130 and 143)."""
     with _interrupts():
         try:
-            _measure_and_save(*args)
+            _measure_and_save(*args, **options)
         except RunInterrupted as interrupt:  # before the run began, or while it was saved
             raise typer.Exit(interrupt.exit_code) from None
 
@@ -420,8 +447,9 @@ def ops(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
-    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
-    no_roofline: bool = NoRooflineOpt,
+    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
+    remote_python: str = RemotePythonOpt, no_roofline: bool = NoRooflineOpt,
+    no_plots: bool = NoPlotsOpt,
     dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
                                  help="Operators, comma-separated: conv, gconv, dwconv, pwconv, "
@@ -445,7 +473,7 @@ def ops(
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, _one_host(host), settings, out,
-             ssh_option, remote_python, no_roofline, dtype, compile_mode)
+             ssh_option, remote_python, no_roofline, dtype, compile_mode, no_plots=no_plots)
 
 
 @app.command()
@@ -457,8 +485,9 @@ def models(
     min_rounds: Optional[int] = MinRoundsOpt, max_rounds: Optional[int] = MaxRoundsOpt,
     max_time: Optional[float] = MaxTimeOpt, target_ci: Optional[float] = TargetCiOpt,
     processes: int = ProcessesOpt, no_reference: bool = NoReferenceOpt,
-    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt, remote_python: str = RemotePythonOpt,
-    no_roofline: bool = NoRooflineOpt,
+    no_history: bool = NoHistoryOpt, ssh_option: Optional[list[str]] = SshOptionOpt,
+    remote_python: str = RemotePythonOpt, no_roofline: bool = NoRooflineOpt,
+    no_plots: bool = NoPlotsOpt,
     dtype: str = DtypeOpt, compile_mode: Optional[str] = CompileModeOpt,
     model_set: str = typer.Option("paper", "--set", "-s",
                                   help="paper (Table 3's rows), fasternet, ablation (Table 5), "
@@ -479,7 +508,7 @@ def models(
     settings = _settings(mode, batch, seed, protocol, processes, no_reference, no_history)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, _one_host(host), settings, out,
-             ssh_option, remote_python, no_roofline, dtype, compile_mode)
+             ssh_option, remote_python, no_roofline, dtype, compile_mode, no_plots=no_plots)
 
 
 @app.command()

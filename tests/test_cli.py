@@ -512,7 +512,9 @@ def test_result_files_follow_the_umask(tmp_path):
     assert result.returncode == 0, result.stderr
     run_dir = only_run(tmp_path)
     modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in run_dir.iterdir()}
-    assert modes == {"run.json": 0o640, "results.csv": 0o640, "results.md": 0o640}
+    figures = [f"{stem}.{fmt}" for stem in ("operator_flops", "roofline")
+               for fmt in ("png", "svg")]
+    assert modes == dict.fromkeys(["run.json", "results.csv", "results.md", *figures], 0o640)
 
 
 def test_an_ascii_only_terminal_gets_the_table_not_a_traceback(tmp_path):
