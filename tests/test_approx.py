@@ -19,7 +19,7 @@ from fnbench.approx import (ApproxSettings, paper_table2, parse_ratio, run_table
                             split_images)
 from fnbench.errors import UsageError
 from fnbench.report.approx import APPROXIMATIONS, table2_note
-from fnbench.report.paper import paper_table
+from fnbench.published import paper_table
 
 IMAGES = 36
 #: A small, fast Table 2: 64x64 images (feature maps 16x16 down to 2x2), a few epochs.

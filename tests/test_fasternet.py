@@ -18,7 +18,7 @@ from fnbench.fusion import count_batchnorm, fuse_batchnorm
 from fnbench.models.fasternet import (ABLATIONS, TABLE5_DEFAULT_ROWS, VARIANTS, BasicStage,
                                       DropPath, LayerNorm2d, PatchMerging, fasternet)
 from fnbench.models.weights import to_timm_state_dict
-from fnbench.report.paper import paper_table
+from fnbench.published import paper_table
 
 INPUT = (3, 224, 224)
 # FLOPs the official repository's README prints, for the BN-fused models (the paper counts BN).

@@ -17,8 +17,8 @@ from fnbench.figures import (FIGURES, FiguresError, figures_for, latency_flops_f
                              roofline_figure, write_run_figures)
 from fnbench.figures.base import as_run
 from fnbench.figures.labels import overlaps, text_box
+from fnbench.published import table1_reference
 from fnbench.records import SCHEMA
-from fnbench.report.paper import table1_reference
 from fnbench.results import load_run
 
 REPO = Path(__file__).resolve().parent.parent

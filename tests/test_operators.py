@@ -12,7 +12,7 @@ from fnbench.accounting import count_params, fvcore_macs
 from fnbench.errors import UsageError
 from fnbench.operators import OPERATORS, LayerConfig, PConv, operator_grid, partial_channels
 from fnbench.operators.grid import parse_impls, parse_operators, parse_ratio, parse_sizes
-from fnbench.report.paper import paper_table
+from fnbench.published import paper_table
 
 
 def test_partial_channels_floors_like_the_official_code():

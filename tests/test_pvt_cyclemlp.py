@@ -12,7 +12,7 @@ from fnbench.devices.onnx_runtime import prepare_onnxruntime
 from fnbench.models.cyclemlp import CycleFC, cyclemlp_b1, cyclemlp_b2
 from fnbench.models.pvt import pvt_large, pvt_medium, pvt_small, pvt_tiny
 from fnbench.models.workloads import model_workload
-from fnbench.report.paper import paper_table
+from fnbench.published import paper_table
 
 MODELS = {
     "PVT-Tiny": pvt_tiny,

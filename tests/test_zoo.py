@@ -11,7 +11,7 @@ from fnbench.accounting import count_params, fvcore_macs, model_accounting
 from fnbench.errors import UsageError
 from fnbench.models import REGISTRY, create, model_names, spec
 from fnbench.models.workloads import model_workload, select_models
-from fnbench.report.paper import paper_table
+from fnbench.published import paper_table
 
 TABLE3 = paper_table("table3_imagenet")
 
@@ -76,9 +76,9 @@ def test_each_model_is_paired_with_its_own_paper_row(name):
 def test_a_paper_row_that_is_not_in_the_table_is_an_error():
     from fnbench.models.zoo import _paper_row
 
-    assert _paper_row(TABLE3, "network", "EdgeNeXt-XS").top1 == 75.0
+    assert _paper_row("table3_imagenet", "network", "EdgeNeXt-XS")["top1"] == 75.0
     with pytest.raises(LookupError, match="MobileViT-XL"):
-        _paper_row(TABLE3, "network", "MobileViT-XL")
+        _paper_row("table3_imagenet", "network", "MobileViT-XL")
 
 
 def test_sets():

@@ -20,7 +20,7 @@ from fnbench.errors import UsageError
 from fnbench.models.weights import _listed, read_state_dict
 from fnbench.operators.pconv import partial_channels
 from fnbench.report.approx import APPROXIMATIONS
-from fnbench.report.paper import CITATION, paper_table
+from fnbench.published import CITATION, paper_table
 from fnbench.results import _json_safe, utc_stamp
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -13,7 +13,7 @@ from fnbench.figures.base import (LABEL, NOTE, TICK, TITLE, as_run, error_bars, 
                                   ratio_range, style_axes, text, where)
 from fnbench.figures.labels import freeze_layout
 from fnbench.records import Record
-from fnbench.report.paper import CITATION, PAPER_HARDWARE, table1_reference
+from fnbench.published import CITATION, PAPER_HARDWARE, table1_reference
 
 #: Operator colours (by ``meta.op``); any other operator takes grey.
 OP_COLORS = {"conv": "#1f77b4", "gconv": "#ff7f0e", "dwconv": "#9467bd", "pconv": "#d62728",

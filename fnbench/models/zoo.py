@@ -11,15 +11,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-import pandas as pd
 import torch.nn as nn
 
 from fnbench.errors import UsageError
 from fnbench.models import cyclemlp, pvt
 from fnbench.models.fasternet import ABLATIONS, fasternet
-from fnbench.report.paper import paper_table
+from fnbench.published import rows
 
 TIMM_PREFIX = "timm:"
 SETS = ("paper", "fasternet", "ablation", "extended", "all")
@@ -114,33 +113,31 @@ _OWN_BUILDERS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
-def _paper_row(table: pd.DataFrame, column: str, name: str) -> Any:
+def _paper_row(table: str, column: str, name: str) -> Mapping[str, Any]:
     """The one row of a packaged paper table whose ``column`` is ``name``."""
-    match = table[table[column] == name]
+    match = [row for row in rows(table) if row[column] == name]
     if len(match) != 1:
-        raise LookupError(f"{len(match)} rows named {name!r} in the paper's table (column "
+        raise LookupError(f"{len(match)} rows named {name!r} in the paper's {table} (column "
                           f"{column}): fix the registry entry or fnbench/data/paper")
-    return next(match.itertuples())
+    return match[0]
 
 
 def _registry() -> dict[str, ModelSpec]:
-    table3 = paper_table("table3_imagenet")
-    table5 = paper_table("table5_ablation")
     specs: dict[str, ModelSpec] = {}
     for name, network, source, resolution in _TABLE3:
-        row = _paper_row(table3, "network", network)
+        row = _paper_row("table3_imagenet", "network", network)
         sets = ("paper", "extended", "all")
         if name.startswith("fasternet_"):
             sets += ("fasternet",)
         if name in ("fasternet_t0", "fasternet_t2"):
             sets += ("ablation",)
-        specs[name] = ModelSpec(name, row.family, source, resolution, "table3_imagenet",
-                                network, float(row.top1), "FasterNet paper, Table 3", sets,
+        specs[name] = ModelSpec(name, row["family"], source, resolution, "table3_imagenet",
+                                network, float(row["top1"]), "FasterNet paper, Table 3", sets,
                                 _OWN_BUILDERS.get(name))
     for name, ablation in ABLATIONS.items():
-        row = _paper_row(table5, "variant", ablation["paper_row"])
+        row = _paper_row("table5_ablation", "variant", ablation["paper_row"])
         specs[name] = ModelSpec(name, "FasterNet", "fnbench", 224, "table5_ablation",
-                                ablation["paper_row"], float(row.top1),
+                                ablation["paper_row"], float(row["top1"]),
                                 "FasterNet paper, Table 5", ("ablation", "all"),
                                 partial(fasternet, **ablation["kwargs"]))
     for name, family, resolution, top1, top1_source in _EXTENDED:

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fnbench.report.paper import CITATION
+from fnbench.published import CITATION
 from fnbench.report.table import TextTable
 
 #: The three approximations of the paper's Table 2, in its column order, with their labels.

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fnbench.records import Run
 from fnbench.results import records_frame
-from fnbench.report.paper import CITATION, PAPER_HARDWARE, model_reference, table1_reference
+from fnbench.published import CITATION, PAPER_HARDWARE, model_reference, table1_reference
 from fnbench.report.status import run_state
 
 #: Columns of text that may wrap; every other column holds a number and never does.
