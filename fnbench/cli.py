@@ -314,8 +314,9 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     """Open the device, run, write the run and its figures, print the table; exit 1 on a failed
     record."""
     from fnbench.devices import open_device
+    from fnbench.report.runs import run_table
     from fnbench.report.status import run_state
-    from fnbench.report.table import render_markdown, render_rich, run_table
+    from fnbench.report.table import render_markdown, render_rich
     from fnbench.results import RunFileError, RunWriter, create_run_dir
     from fnbench.runner import new_run
 
@@ -610,7 +611,8 @@ def _board_devices(host: str, ssh_options: tuple[str, ...], python: str,
 @app.command()
 def report(run: Path = typer.Argument(..., help="A run directory or its run.json.")) -> None:
     """Print the table of a saved run (no torch needed)."""
-    from fnbench.report.table import render_rich, run_table
+    from fnbench.report.runs import run_table
+    from fnbench.report.table import render_rich
     from fnbench.results import load_run
 
     loaded = load_run(run)

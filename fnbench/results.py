@@ -318,7 +318,8 @@ def read_run(path: Path | str) -> Run:
     return Run.from_dict(load_run(path))
 
 
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
+def record_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One record as a flat row: results.csv's columns (in-memory names), then its meta."""
     row = {key: record.get(key) for key in COMMON_COLUMNS + STATS_COLUMNS + ROOFLINE_COLUMNS}
     row["dtype"] = record.get("dtype") or "fp32"  # runs written before dtypes were fp32
     uncounted = record.get("uncounted_ops") or {}
@@ -334,7 +335,7 @@ def records_frame(run: Run | dict[str, Any] | Iterable[dict[str, Any] | Record]
         records: list = list(run.records)
     else:
         records = run["records"] if isinstance(run, dict) else list(run)
-    rows = [_flat(r.to_dict() if isinstance(r, Record) else r) for r in records]
+    rows = [record_row(r.to_dict() if isinstance(r, Record) else r) for r in records]
     frame = pd.DataFrame(rows)
     fixed = COMMON_COLUMNS + STATS_COLUMNS + ROOFLINE_COLUMNS
     extra = [c for c in frame.columns if c not in fixed]

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, assert_usage_error, cli_env, run_cli
-from fnbench.report.table import render_markdown, run_table
+from fnbench.report.runs import run_table
+from fnbench.report.table import render_markdown
 from fnbench.results import OPS_COLUMNS, load_run, read_run
 
 SMALL = ["--sizes", "32x14x14,64x7x7", "--layers", "2", "--quick"]

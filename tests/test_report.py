@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from fnbench.report.table import ops_table, render_markdown, render_rich, run_table
-from fnbench.results import records_frame
+from fnbench.report.runs import run_table
+from fnbench.report.table import render_markdown, render_rich
 
 
 def _record(mode="latency", status="ok", converged=True, **meta):
@@ -24,7 +24,7 @@ def _record(mode="latency", status="ok", converged=True, **meta):
 
 
 def test_ops_table_puts_the_paper_beside_the_measurement():
-    table = ops_table(records_frame([_record()]))
+    table = run_table({"suite": "ops", "records": [_record()]})
     row = dict(zip(table.columns, table.rows[0]))
     assert row["latency ms"] == "0.500" and row["paper ms"] == "0.68"
     assert row["GFLOPS"] == "6.77" and row["paper GFLOPS"] == "4.93"
@@ -33,16 +33,15 @@ def test_ops_table_puts_the_paper_beside_the_measurement():
 
 
 def test_ops_table_marks_errors_and_unconverged_cases():
-    frame = records_frame([_record(converged=False),
-                           _record(status="error", channels=96, height=56, width=56)])
-    table = ops_table(frame)
+    table = run_table({"suite": "ops", "records": [
+        _record(converged=False), _record(status="error", channels=96, height=56, width=56)]})
     assert table.rows[0][-1] == "not converged" and table.rows[0][5].endswith("*")
     assert table.rows[1][-1] == "error"
     assert any("RuntimeError: boom" in note for note in table.notes)
 
 
 def test_paper_values_only_for_the_papers_mode():
-    table = ops_table(records_frame([_record(mode="throughput")]))
+    table = run_table({"suite": "ops", "records": [_record(mode="throughput")]})
     assert dict(zip(table.columns, table.rows[0]))["paper"] == "–"
 
 
@@ -70,7 +69,7 @@ def test_status_and_what_did_not_run_come_before_the_table():
 
 
 def test_a_narrow_terminal_drops_columns_in_their_order_and_says_which():
-    table = ops_table(records_frame([_record()]))
+    table = run_table({"suite": "ops", "records": [_record()]})
     console = Console(width=80, file=io.StringIO())
     console.print(render_rich(table, width=80))
     text = console.file.getvalue()

@@ -117,7 +117,8 @@ def test_roofline_fields_round_trip_through_run_json():
 
 
 def test_the_table_shows_the_fraction_and_warns_above_the_roof():
-    from fnbench.report.table import render_markdown, run_table
+    from fnbench.report.runs import run_table
+    from fnbench.report.table import render_markdown
 
     meta = {"op": "dwconv", "label": "dwconv3x3", "channels": 96, "height": 56, "width": 56,
             "layers": 10}

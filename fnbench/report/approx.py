@@ -56,7 +56,8 @@ def table2_table(result: dict[str, Any]) -> TextTable:
         columns += [label, f"{label.split('+')[0]} paper"]
     columns.append("zero MSE")
     table = TextTable(title="Table 2: PConv + PWConv approximating a ResNet-50 Conv 3x3 "
-                            "(test MSE)", columns=columns)
+                            "(test MSE)", columns=columns,
+                      kinds=["number", "text"] + ["number"] * (len(columns) - 2))
     for stage in result["stages"]:
         row = [str(stage["stage"]), stage["layer"],
                "x".join(str(n) for n in stage["output_shape"]), str(stage["stride"])]

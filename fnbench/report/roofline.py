@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
-
-import pandas as pd
+from typing import Any, Iterable, Mapping
 
 from fnbench.report.table import TextTable, fmt
 
@@ -20,12 +18,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def has_roofline(frame: pd.DataFrame) -> bool:
-    """Whether any record of ``frame`` carries a roofline fraction."""
-    return "roofline_fraction" in frame and frame["roofline_fraction"].notna().any()
-
-
-def roof_cell(row: pd.Series) -> str:
+def roof_cell(row: Any) -> str:
     """'34 L3': achieved MAC/s in percent of the bound, and the bound's level; '!' above it."""
     fraction = _number(row.get("roofline_fraction"))
     if fraction is None:
@@ -35,14 +28,14 @@ def roof_cell(row: pd.Series) -> str:
     return f"{fraction * 100:.0f} {level if isinstance(level, str) else ''}".strip() + mark
 
 
-def roof_notes(frame: pd.DataFrame, ceilings: Mapping[str, Any] | None) -> list[str]:
+def roof_notes(rows: Iterable[Any], ceilings: Mapping[str, Any] | None) -> list[str]:
     """The column's meaning, the run's ceilings, and a warning per record above its bound."""
     notes = ["% roof: achieved MAC/s in percent of the record's roofline bound, min(peak, "
              "MAC/byte x copy bandwidth of the level one layer's working set fits in: L2, L3 "
              "or DRAM); ceilings in run.json (roofline)"]
     if ceilings:
         notes.append("roofline: " + summary(ceilings))
-    for _, row in frame.iterrows():
+    for row in rows:
         fraction = _number(row.get("roofline_fraction"))
         if fraction is not None and fraction > 1:
             notes.append(f"WARNING {row['name']} ({row['mode']}) is above its roofline "
@@ -85,7 +78,8 @@ def ceilings_table(ceilings: Mapping[str, Any], cached: bool, path: Any) -> Text
     table = TextTable(
         title=f"fnbench roofline: {ceilings.get('device')}{host} ({ceilings.get('runtime')}, "
               f"{ceilings.get('threads')} thread(s))",
-        columns=["ceiling", "size", "GMAC/s", "GB/s", "ridge MAC/B", "±95%", "note"])
+        columns=["ceiling", "size", "GMAC/s", "GB/s", "ridge MAC/B", "±95%", "note"],
+        kinds=["text", "fixed", "number", "number", "number", "number", "text"])
     peak = _number(ceilings.get("peak_macs_per_s"))
     for kernel in ceilings.get("kernels") or ():
         best = kernel.get("name") == ceilings.get("peak_kernel")
