@@ -609,17 +609,92 @@ def _board_devices(host: str, ssh_options: tuple[str, ...], python: str,
 
 
 @app.command()
-def report(run: Path = typer.Argument(..., help="A run directory or its run.json.")) -> None:
-    """Print the table of a saved run (no torch needed)."""
+def report(
+    runs: list[Path] = typer.Argument(..., metavar="RUN...",
+                                      help="Run directories or their run.json files."),
+    format: str = typer.Option("table", "--format", "-f",
+                               help="table (the terminal's), md, csv or html."),
+    plots: bool = typer.Option(False, "--plots",
+                               help="Also write each run's figures: into its directory, or "
+                                    "under --out."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", parser=_out_folder, metavar="PATH",
+                                       help="Folder that receives one RUNNAME.md/.csv/.html "
+                                            "per run (and, with --plots, RUNNAME/ figures); "
+                                            "default: stdout."),
+) -> None:
+    """Print the tables of saved runs, or write them (no torch needed)."""
+    from fnbench.report import files
+    from fnbench.results import RunFileError
+
+    files.check_format(format)
+    if out is not None and format == "table" and not plots:
+        raise UsageError("--out writes md, csv or html files (or --plots figures): add "
+                         "--format md, csv or html, or drop --out")
+    saved = files.saved_runs(runs)
+    write_figures = _figure_writer() if plots else None
+    if out is not None:
+        files.check_out(saved, out)
+        files.make_folder(out)
+    try:
+        for index, run in enumerate(saved):
+            _report_one(run, format, out, index)
+            if write_figures is not None:
+                _figures(write_figures, run, run.figures_dir(out))
+    except RunFileError as error:
+        _say(stderr, f"error: {error}")
+        raise typer.Exit(1)
+
+
+def _figure_writer() -> Any:
+    """fnbench.figures.write_run_figures, or a UsageError when this build has no figures."""
+    try:
+        from fnbench.figures import write_run_figures
+    except ImportError as error:
+        raise UsageError(f"figures are not available in this build ({error}): drop --plots"
+                         ) from None
+    return write_run_figures
+
+
+def _report_one(run: Any, format: str, out: Path | None, index: int) -> None:
+    """One run's report: the terminal table, or text on stdout, or a file under ``out``."""
+    from fnbench.report.files import render
     from fnbench.report.runs import run_table
     from fnbench.report.table import render_rich
-    from fnbench.results import load_run
+    from fnbench.results import write_atomic
 
-    loaded = load_run(run)
-    table = run_table(loaded)
-    for line in table.status:
-        stdout.print(Text(line, style="" if loaded["status"] == "complete" else "bold"))
-    stdout.print(render_rich(table, stdout.width))
+    if format == "table":  # on the terminal even with --out (the figures' folder then)
+        table = run_table(run.data)
+        if index:
+            stdout.print()
+        for line in table.status:
+            stdout.print(Text(line, style="" if run.data["status"] == "complete" else "bold"))
+        stdout.print(render_rich(table, stdout.width))
+        return
+    text = render(run, format)
+    if format == "csv":  # a CSV holds the rows only: the run's status goes to stderr
+        for line in run_table(run.data).status:
+            _say(stderr, f"{run.path}: {line}")
+    if out is None:
+        sys.stdout.write(("\n" if index else "") + text)
+        sys.stdout.flush()
+        return
+    path = run.report_file(out, format)
+    write_atomic(path, text)
+    _say(stderr, f"wrote {path}")
+
+
+def _figures(write_figures: Any, run: Any, directory: Path) -> None:
+    """The run's figures into ``directory``, named on stderr."""
+    from fnbench.records import Run
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        written = write_figures(Run.from_dict(run.data), directory)
+    except OSError as error:
+        _say(stderr, f"error: cannot write figures to {directory} "
+                     f"({error.strerror or error}): choose another --out")
+        raise typer.Exit(1)
+    _say(stderr, f"figures of {run.name}: " + ", ".join(str(p) for p in written))
 
 
 @app.command()

@@ -287,6 +287,22 @@ def _run_problem(run: dict[str, Any]) -> str | None:
     return None
 
 
+def _no_run(path: Path) -> str:
+    """Why there is no run at ``path`` (no such path, or a folder without run.json), and what
+    to give instead."""
+    if not path.is_dir():
+        return f"no run at {path}: no such file or folder; give a run directory or its run.json"
+    try:
+        runs = sorted(p for p in path.iterdir() if (p / "run.json").is_file())
+    except OSError:
+        runs = []
+    inside = (f"; it holds {len(runs)} run(s), such as {runs[-1]}: give those (several at once "
+              "are fine)" if runs else
+              ": give a run directory (SUITE-DEVICE-RUNTIME-STAMP, written by fnbench ops or "
+              "models) or its run.json")
+    return f"no run at {path}: the folder has no run.json{inside}"
+
+
 def load_run(path: Path | str) -> dict[str, Any]:
     """Read a run from its directory or its ``run.json``, in the current format whatever format
     it was written in; UsageError naming the problem if it is not one or is damaged."""
@@ -295,7 +311,7 @@ def load_run(path: Path | str) -> dict[str, Any]:
     try:
         run = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"no run at {path}: give a run directory or its run.json") from None
+        raise UsageError(_no_run(path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise UsageError(f"{file} is not a readable fnbench run ({error}): give a run.json "
                          "written by fnbench") from None
