@@ -610,7 +610,7 @@ def _board_devices(host: str, ssh_options: tuple[str, ...], python: str,
 
 @app.command()
 def report(
-    runs: list[Path] = typer.Argument(..., metavar="RUN...",
+    runs: list[Path] = typer.Argument(..., metavar="RUN",
                                       help="Run directories or their run.json files."),
     format: str = typer.Option("table", "--format", "-f",
                                help="table (the terminal's), md, csv or html."),
@@ -692,7 +692,7 @@ def _figures(write_figures: Any, run: Any, directory: Path) -> None:
         written = write_figures(Run.from_dict(run.data), directory)
     except OSError as error:
         _say(stderr, f"error: cannot write figures to {directory} "
-                     f"({error.strerror or error}): choose another --out")
+                     f"({error.strerror or error}): check that folder, or choose another with --out")
         raise typer.Exit(1)
     _say(stderr, f"figures of {run.name}: " + ", ".join(str(p) for p in written))
 
