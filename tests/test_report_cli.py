@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, assert_usage_error, cli_env, run_cli
-from fnbench.records import Record, Run
+from fnbench.records import SCHEMA, Record, Run
 from fnbench.report.runs import run_table
 from fnbench.report.table import render_markdown
 from fnbench.results import RunWriter
@@ -182,7 +182,7 @@ def _empty(run: dict) -> dict:
     ("folder of runs", ["the folder has no run.json; it holds 1 run(s), such as",
                         "give those"]),
     ("not json", ["is not a readable fnbench run", "give a run.json written by fnbench"]),
-    ("json, not a run", ["is not an fnbench run (schema fnbench.run/2 expected)",
+    ("json, not a run", [f"is not an fnbench run (schema {SCHEMA} expected)",
                          "give a run.json written by fnbench"]),
     ("newer schema", ["has schema fnbench.run/9, which this fnbench", "cannot read",
                       "upgrade fnbench"]),
