@@ -635,24 +635,32 @@ def report(
     if out is not None:
         files.check_out(saved, out)
         files.make_folder(out)
+    complete = True
     try:
         for index, run in enumerate(saved):
             _report_one(run, format, out, index)
             if write_figures is not None:
-                _figures(write_figures, run, run.figures_dir(out))
+                complete &= _figures(write_figures, run, run.figures_dir(out))
     except RunFileError as error:
         _say(stderr, f"error: {error}")
         raise typer.Exit(1)
+    if not complete:
+        raise typer.Exit(1)
 
 
-def _figure_writer() -> Any:
-    """fnbench.figures.write_run_figures, or a UsageError when this build has no figures."""
+def _figure_writer() -> tuple[Any, type]:
+    """fnbench.figures' write_run_figures and FiguresError, or a UsageError when this build
+    cannot draw (no fnbench.figures, no matplotlib)."""
+    import logging
+
     try:
-        from fnbench.figures import write_run_figures
+        from fnbench.figures import FiguresError, write_run_figures
     except ImportError as error:
         raise UsageError(f"figures are not available in this build ({error}): drop --plots"
                          ) from None
-    return write_run_figures
+    # matplotlib's own notices (building its font cache on first use) are not the report's
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+    return write_run_figures, FiguresError
 
 
 def _report_one(run: Any, format: str, out: Path | None, index: int) -> None:
@@ -683,18 +691,25 @@ def _report_one(run: Any, format: str, out: Path | None, index: int) -> None:
     _say(stderr, f"wrote {path}")
 
 
-def _figures(write_figures: Any, run: Any, directory: Path) -> None:
-    """The run's figures into ``directory``, named on stderr."""
-    from fnbench.records import Run
-
+def _figures(figures: tuple[Any, type], run: Any, directory: Path) -> bool:
+    """The run's figures into ``directory``, named on stderr; False when some could not be
+    written (each an error line)."""
+    write_figures, figures_error = figures
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        written = write_figures(Run.from_dict(run.data), directory)
+        written, complete = write_figures(run.data, directory), True
+    except figures_error as error:
+        for stem, failure in error.failures:
+            reason = str(failure).splitlines()[0] if str(failure) else ""
+            _say(stderr, f"error: figure {stem} of {run.name} not written "
+                         f"({type(failure).__name__}: {reason})")
+        written, complete = error.written, False
     except OSError as error:
-        _say(stderr, f"error: cannot write figures to {directory} "
-                     f"({error.strerror or error}): check that folder, or choose another with --out")
-        raise typer.Exit(1)
-    _say(stderr, f"figures of {run.name}: " + ", ".join(str(p) for p in written))
+        _say(stderr, f"error: cannot write figures to {directory} ({error.strerror or error}): "
+                     "check that folder, or choose another with --out")
+        return False
+    _say(stderr, f"figures of {run.name}: " + (", ".join(str(p) for p in written)
+                                               or "none apply (no successful record)"))
+    return complete
 
 
 @app.command()

@@ -4,7 +4,6 @@ and one-line errors that write nothing."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import shutil
@@ -24,13 +23,17 @@ REFERENCE = REPO / "results" / "reference"
 REFERENCE_RUNS = sorted(p for p in REFERENCE.iterdir() if (p / "run.json").is_file())
 #: What a machine without the measuring stack lacks.
 BLOCKED = ("torch", "torchvision", "timm", "onnxruntime")
-#: ``python -c`` this, then the fnbench arguments: fnbench with those modules unimportable.
-WITHOUT_TORCH = f"""
+
+
+def blocking(*modules: str) -> str:
+    """``python -c`` this, then fnbench's arguments: fnbench with ``modules`` (and their
+    submodules) unimportable."""
+    return f"""
 import sys
 
 class Blocked:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {BLOCKED!r}:
+        if name.split(".")[0] in {modules!r}:
             raise ImportError("blocked for this test: " + name)
 
 sys.meta_path.insert(0, Blocked())
@@ -39,9 +42,13 @@ main(sys.argv[1:])
 """
 
 
+def run_without(modules: tuple[str, ...], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", blocking(*modules), *args],
+                          capture_output=True, text=True, timeout=300, env=cli_env(), cwd=REPO)
+
+
 def run_without_torch(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", WITHOUT_TORCH, *args], capture_output=True,
-                          text=True, timeout=300, env=cli_env(), cwd=REPO)
+    return run_without(BLOCKED, *args)
 
 
 def model_record(name: str, paper_row: str | None, latency_ms: float, mode: str = "latency",
@@ -248,12 +255,32 @@ def test_two_runs_of_one_name_are_refused_with_out(tmp_path, own_run):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("fnbench.figures") is not None,
-                    reason="this build has fnbench.figures")
-def test_plots_without_figures_in_this_build(own_run, tmp_path):
+def test_plots_draw_each_runs_figures_without_torch(own_run, tmp_path):
+    ops_run = shutil.copytree(REFERENCE / "ops-cpu-torch-20261201T171213Z",
+                              tmp_path / "ops-cpu-torch-20261201T171213Z")
+    result = run_without_torch("report", str(own_run), str(ops_run), "--plots")
+    assert result.returncode == 0, result.stderr
+    for run, figure in ((own_run, "pareto"), (ops_run, "operator_flops")):
+        assert (run / f"{figure}.png").stat().st_size > 0 and (run / f"{figure}.svg").exists()
+        assert f"figures of {run.name}: {run / figure}." in result.stderr
+    assert result.stdout.count("status: complete") == 2  # the tables, as without --plots
+
+
+def test_plots_with_out_go_under_it_and_leave_the_run_alone(own_run, tmp_path):
     before = sorted(p.name for p in own_run.iterdir())
-    result = run_cli("report", str(own_run), "--plots", "--format", "md", "--out",
-                     str(tmp_path / "out"))
-    assert_usage_error(result, "figures are not available in this build", "drop --plots")
+    out = tmp_path / "out"
+    result = run_cli("report", str(own_run), "--plots", "--format", "md", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in own_run.iterdir()) == before
+    assert (out / f"{own_run.name}.md").exists()
+    assert (out / own_run.name / "pareto.png").exists()
+
+
+def test_plots_without_matplotlib_is_one_line_and_writes_nothing(own_run, tmp_path):
+    before = sorted(p.name for p in own_run.iterdir())
+    result = run_without(("matplotlib",), "report", str(own_run), "--plots", "--format", "md",
+                         "--out", str(tmp_path / "out"))
+    assert_usage_error(result, "figures are not available in this build",
+                       "blocked for this test: matplotlib", "drop --plots")
     assert sorted(p.name for p in own_run.iterdir()) == before
     assert not (tmp_path / "out").exists()
