@@ -53,6 +53,8 @@ COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#0
 # Figure geometry (SVG user units).
 WIDTH, HEIGHT = 380, 180
 LEFT, RIGHT, TOP, BOTTOM = 50, 370, 16, 150
+#: The first and last run sit this far inside the plot's edges.
+INSET = 8
 
 
 # --- Verdicts -------------------------------------------------------------------------------
@@ -109,7 +111,7 @@ def verdict(base: Record, new: Record, base_sd: float | None = None,
     ratio). None when either side has no latency."""
     if base.workload_hash and new.workload_hash and base.workload_hash != new.workload_hash:
         return Verdict("changed")
-    if not (base.latency_ms and new.latency_ms and base.latency_ms > 0 and new.latency_ms > 0):
+    if not all(is_finite(v) and v > 0 for v in (base.latency_ms, new.latency_ms)):
         return None
     log_ratio = math.log(new.latency_ms / base.latency_ms)
     variance = (within_se(base) ** 2 + within_se(new) ** 2
@@ -180,7 +182,8 @@ class Workload:
     dtype: str
     host: str | None
     order: tuple[int, int]
-    # machine id -> [(run index, latency, low, high, interval kind, workload hash)]
+    # machine id -> [(run index, latency, low, high, interval kind, workload hash, position of
+    # the record in its run)]
     series: dict[str, list[tuple]] = field(default_factory=dict)
 
 
@@ -208,7 +211,7 @@ def _started(started: Any, path: Path) -> datetime:
         when = datetime.fromisoformat(str(started))
     except (TypeError, ValueError):
         when = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 def _git(environment: Mapping[str, Any]) -> tuple[str | None, bool]:
@@ -250,7 +253,7 @@ def _interval(record: Mapping[str, Any]) -> tuple[float | None, float | None, st
     (a fnbench 0.1 run)."""
     for low, high, kind in (("latency_lo_ms", "latency_hi_ms", "re-run"),
                             ("latency_within_lo_ms", "latency_within_hi_ms", "within-run")):
-        if record.get(low) and record.get(high):
+        if all(is_finite(record.get(k)) and record[k] > 0 for k in (low, high)):
             return record[low], record[high], kind
     return None, None, "none"
 
@@ -270,6 +273,7 @@ def _series_json(points: Sequence[tuple], slot: Mapping[int, int]) -> str:
 
 
 def fmt_ms(value: float | None) -> str:
+    """Milliseconds as the page shows them (its script's ``fmt`` writes the same)."""
     if value is None:
         return "–"
     if value >= 1000:
@@ -278,7 +282,10 @@ def fmt_ms(value: float | None) -> str:
         return f"{value:.1f}"
     if value >= 10:
         return f"{value:.2f}"
-    return f"{value:.3g}" if value >= 0.01 else f"{value:.2e}"
+    if value >= 0.01:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.2e}".split("e")
+    return f"{mantissa}e{int(exponent)}"  # 9.59e-3, as JavaScript's toExponential writes it
 
 
 def summarize(file: Path) -> dict[str, Any] | str:
@@ -304,7 +311,7 @@ def summarize(file: Path) -> dict[str, Any] | str:
                  record.get("dtype") or "fp32", record.get("host"))
         latency = record.get("latency_ms")
         point = None
-        if record["status"] == "ok" and latency and latency > 0:
+        if record["status"] == "ok" and is_finite(latency) and latency > 0:
             point = (latency, *_interval(record), record.get("workload_hash"))
         records.append((key, about, point))
     return {"started": _started(run.get("started"), file), "suite": run["suite"],
@@ -569,7 +576,8 @@ class Dashboard:
         n = len(runs)
 
         def x(run: int) -> float:
-            return (LEFT + RIGHT) / 2 if n == 1 else LEFT + slot[run] * (RIGHT - LEFT) / (n - 1)
+            return ((LEFT + RIGHT) / 2 if n == 1 else
+                    LEFT + INSET + slot[run] * (RIGHT - LEFT - 2 * INSET) / (n - 1))
 
         values = [p[1] for pts in workload.series.values() for p in pts]
         bands = [v for pts in workload.series.values() for p in pts for v in p[2:4] if v]
@@ -615,7 +623,8 @@ class Dashboard:
             f'<figure class="chart" data-filterable data-suite="{e(workload.suite)}" '
             f'data-device="{e(workload.device)}" data-runtime="{e(workload.runtime)}" '
             f'data-machines="{e(machines)}" data-key="{e(workload.key)}" data-runs="{n}" '
-            f'data-x0="{LEFT}" data-x1="{RIGHT}" data-y0="{BOTTOM}" data-y1="{TOP}" '
+            f'data-x0="{LEFT + INSET}" data-x1="{RIGHT - INSET}" data-y0="{BOTTOM}" '
+            f'data-y1="{TOP}" '
             f'data-lo="{lo!r}" data-hi="{hi!r}">'
             f'<figcaption><b>{e(workload.name)}</b> <small>{e(extra)}</small></figcaption>'
             f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{e(workload.name)}: '
@@ -772,16 +781,19 @@ def _bucketed(points: Sequence[tuple], x) -> tuple[list[tuple], list[tuple]]:
 
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:
-    """Three to six round values in [lo, hi]: 1-2-5 per decade on a wide range, evenly spaced
-    round numbers otherwise."""
-    if hi / lo > 12:
-        ticks = []
-        for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
-            for m in (1, 2, 5):
-                v = m * 10 ** exp
-                if lo <= v <= hi:
-                    ticks.append(v)
-        while len(ticks) > 6:
+    """Three to six round values in [lo, hi] for a log axis: 1-2-5 (or 1-1.5-2-3-5-7) per
+    decade over a wide range, evenly spaced round numbers over a narrow one."""
+    if hi / lo > 3:
+        decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+        options = [[m * 10 ** exp for exp in decades for m in mantissas
+                    if lo <= m * 10 ** exp <= hi]
+                   for mantissas in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1,))]
+        for fewest in (4, 3):
+            for ticks in options:
+                if fewest <= len(ticks) <= 6:
+                    return ticks
+        ticks = options[-1]
+        while len(ticks) > 6:  # powers of ten over a very wide range: every other one
             ticks = ticks[::2]
         return ticks
     raw = (hi - lo) / 4
@@ -791,7 +803,7 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
             step *= m
             break
     start = math.ceil(lo / step) * step
-    return [start + i * step for i in range(int((hi - start) / step) + 1)]
+    return [start + i * step for i in range(int((hi - start) / step + 1e-9) + 1)]
 
 
 def _tick_label(value: float) -> str:
@@ -999,7 +1011,8 @@ SCRIPT = r"""
   var tip = document.getElementById("tip");
   function fmt(v) {
     if (v === null) return "–";
-    return v >= 100 ? v.toFixed(1) : v >= 10 ? v.toFixed(2) : v >= 0.01 ? v.toPrecision(3) : v.toExponential(2);
+    if (v >= 1000) return Math.round(v).toLocaleString("en-US");
+    return v >= 100 ? v.toFixed(1) : v >= 10 ? v.toFixed(2) : v >= 0.01 ? String(+v.toPrecision(3)) : v.toExponential(2);
   }
   function nearest(figure, svg, event) {
     var pt = svg.createSVGPoint();
