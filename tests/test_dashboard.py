@@ -490,3 +490,28 @@ def test_escaped_strings_stay_text_in_the_browser(tmp_path):
     assert figure.all("figcaption")[0].all("b")[0].text() == EVIL
     (body,) = tree.all("body")
     assert body.attrs["data-shown-figures"] == "1"  # the page's own script still ran
+
+
+def test_hovering_a_point_shows_its_run_date_and_commit(real_runs):
+    folder, page = real_runs
+    # a copy of the page with a script that moves the mouse onto the last point of a figure
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace("</body>", """<script>
+      var mark = document.querySelector("figure.chart g.series a:last-of-type circle.mark");
+      mark.closest("svg").scrollIntoView();
+      var box = mark.getBoundingClientRect();
+      mark.closest("svg").dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+        clientX: box.left + box.width / 2, clientY: box.top + box.height / 2}));
+      document.body.dataset.probed = mark.querySelector("title").textContent;
+    </script></body>"""))
+    tree = rendered(probe)
+    (body,) = tree.all("body")
+    title = body.attrs["data-probed"]
+    date, commit = title.split(" · ")[:2]
+    (tip,) = [n for n in tree.all("div") if n.attrs.get("id") == "tip"]
+    assert "hidden" not in tip.attrs
+    lines = [div.text() for div in tip.all("div")]
+    assert date in lines[1] and commit.split()[1] in lines[1], (lines, title)
+    shown = float(lines[2].split(" ms")[0].replace(",", ""))  # the estimate, 3 digits
+    assert shown == pytest.approx(float(title.split(" · ")[2].split(" ms")[0].replace(",", "")),
+                                  rel=0.01)
