@@ -121,6 +121,36 @@ def write_history(folder: Path, runs: int = 2000, records: int = 50, seed: int =
     return paths
 
 
+def matplotlib_figures(runs: int, records: int) -> tuple[float, int] | None:
+    """For comparison: seconds and bytes to draw the same figures (a line and an interval band
+    per machine and workload, every point, log scale) as SVG with matplotlib, or None without
+    matplotlib (not a dependency of fnbench)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("svg")
+    import io
+
+    import matplotlib.pyplot as plt
+
+    started, size = time.perf_counter(), 0
+    for position in range(records):
+        figure, axes = plt.subplots(figsize=(3.8, 1.8))
+        for machine in range(len(MACHINES)):
+            xs = [i for i in range(runs) if machine_of(i) == machine]
+            ys = [latency_of(i, position) for i in xs]
+            axes.fill_between(xs, [y * math.exp(-0.09) for y in ys],
+                              [y * math.exp(0.09) for y in ys], alpha=0.2, linewidth=0)
+            axes.plot(xs, ys, linewidth=1)
+        axes.set_yscale("log")
+        out = io.StringIO()
+        figure.savefig(out, format="svg")
+        plt.close(figure)
+        size += len(out.getvalue().encode())
+    return time.perf_counter() - started, size
+
+
 def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -166,7 +196,22 @@ def main() -> None:
         print(f"build (fnbench dashboard, a fresh process): median {statistics.median(builds):.2f} s, "
               f"best {min(builds):.2f} s over {args.repeats}")
         print(f"  {done.stderr.strip()}")
+        from fnbench.report.dashboard import Dashboard
+
+        board = Dashboard(history, page)
+        started = time.perf_counter()
+        board.read()
+        reading = time.perf_counter() - started
+        started = time.perf_counter()
+        board.render("scale")
+        print(f"  in this process: reading the runs {reading:.2f} s, drawing the page "
+              f"{time.perf_counter() - started:.2f} s")
         print(f"page: {page.stat().st_size / 1e6:.2f} MB")
+        compared = matplotlib_figures(args.runs, args.records)
+        if compared is not None:
+            print(f"for comparison, matplotlib (every point, no page around them): "
+                  f"{compared[0]:.1f} s and {compared[1] / 1e6:.1f} MB of SVG for the "
+                  f"{args.records} figures")
         binary = chromium()
         if binary is None:
             print("browser: skipped (no chromium or chromium-browser on PATH)")
