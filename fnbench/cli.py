@@ -593,9 +593,8 @@ def report(run: Path = typer.Argument(..., help="A run directory or its run.json
 
 @app.command()
 def dashboard(
-    folder: Path = typer.Argument(..., help="Folder holding run directories (searched "
-                                            "recursively; folders without a run.json are "
-                                            "passed through)."),
+    folder: Path = typer.Argument(..., help="Folder holding run directories, searched "
+                                            "recursively for run.json files."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
                                        help="The HTML page to write (default: FOLDER/"
                                             "dashboard.html); links to the runs are relative "

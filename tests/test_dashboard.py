@@ -393,6 +393,7 @@ def test_a_long_history_makes_a_complete_page_of_sane_size(long_history):
 def real_runs(tmp_path_factory):
     """Three quick fnbench runs (two torch, one ONNX Runtime) beside the committed
     reference runs, nested one folder deeper."""
+    chromium()  # skip (or fail) before making runs no browser will load
     folder = tmp_path_factory.mktemp("real-runs")
     shutil.copytree(REPO / "results" / "reference", folder / "runs" / "reference",
                     ignore=shutil.ignore_patterns("benchmarks"))
