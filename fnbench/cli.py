@@ -777,6 +777,40 @@ def approx(
         _say(stderr, f"wrote {paths[0]} and {paths[1]}")
 
 
+@app.command()
+def dashboard(
+    folder: Path = typer.Argument(..., help="Folder holding run directories, searched "
+                                            "recursively for run.json files."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                       help="The HTML page to write (default: FOLDER/"
+                                            "dashboard.html); links to the runs are relative "
+                                            "to it."),
+    title: str = typer.Option("fnbench dashboard", "--title", help="The page's title."),
+    threshold: float = typer.Option(5.0, "--threshold",
+                                    help="Percent change below which a record is not called "
+                                         "faster or slower."),
+) -> None:
+    """One static, offline HTML page of every run under FOLDER: the latest run's verdicts
+    against the previous run on the same machine, each workload's latency over time, filters
+    and links to each run (no torch needed)."""
+    from fnbench.report.dashboard import build
+    from fnbench.results import RunFileError
+
+    target = out if out is not None else folder / "dashboard.html"
+    if not str(target).strip():
+        raise UsageError("--out is empty: name the page, e.g. --out dashboard.html")
+    try:
+        built = build(folder, target, title, threshold / 100)
+    except RunFileError as error:
+        _say(stderr, f"error: {error}")
+        raise typer.Exit(1) from None
+    for line in built.skipped:
+        _say(stderr, f"warning: {line}")
+    _say(stderr, f"dashboard: {built.runs} run(s) on {built.machines} machine(s), "
+                 f"{built.workloads} workload(s), {built.points} point(s) in "
+                 f"{built.series} series, {built.bytes / 1e6:.2f} MB in {built.out}")
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"fnbench {__version__}")

@@ -237,7 +237,11 @@ def _key_problems(data: dict[str, Any], required: dict[str, Any], optional: dict
         if key in required and key not in data:
             yield f"has no {key!r}"
         elif key in data:
-            problem = _type_problem(data[key], kind, key not in required)
+            value = data[key]
+            exact = type(value)  # the common case, checked fast: a value of exactly that type
+            if exact is kind or (type(kind) is tuple and exact in kind):
+                continue
+            problem = _type_problem(value, kind, key not in required)
             if problem:
                 names = kind if isinstance(kind, tuple) else (kind,)
                 wanted = " or ".join(k.__name__ for k in names)

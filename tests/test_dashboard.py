@@ -1,0 +1,518 @@
+"""fnbench dashboard: the page's content from real and synthetic runs, loaded in a real browser.
+
+The browser tests run headless Chromium (``chromium`` or ``chromium-browser`` on PATH); where
+there is none they skip with that reason, and with ``FNBENCH_REQUIRE_CHROMIUM=1`` (set by
+``.ci/run``, which installs it) they fail instead. The page's scale (build time, size, load
+time) is measured by ``benchmarks/dashboard_scale.py``, not here: tests check content.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import REPO, assert_usage_error, cli_env, run_cli
+
+from fnbench.records import Record
+from fnbench.report.dashboard import DRAW_LIMIT, VERDICTS, fmt_ms, verdict, within_se
+from fnbench.results import read_run
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from dashboard_scale import MACHINES, latency_of, machine_of, write_history  # noqa: E402
+
+TINY = ("--ops", "conv,pconv", "--sizes", "8x4x4", "--layers", "1", "--quick", "--no-roofline")
+EVIL = "<script>alert(1)</script>\"&'"
+
+
+# --- a small DOM, from the page or from Chromium's --dump-dom --------------------------------
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+        "track", "wbr"}
+
+
+class Node:
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: "Node | None") -> None:
+        self.tag, self.attrs, self.parent = tag, attrs, parent
+        self.children: list[Node] = []
+        self.text_parts: list[str] = []
+
+    @property
+    def classes(self) -> list[str]:
+        return (self.attrs.get("class") or "").split()
+
+    def text(self) -> str:
+        return "".join(self.text_parts) + "".join(c.text() for c in self.children)
+
+    def all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list["Node"]:
+        found = []
+        for child in self.children:
+            if (tag is None or child.tag == tag) and (cls is None or cls in child.classes) \
+                    and all(child.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items()):
+                found.append(child)
+            found.extend(child.all(tag, cls, **attrs))
+        return found
+
+    def hidden(self) -> bool:
+        node: Node | None = self
+        while node is not None:
+            if "hidden" in node.attrs:
+                return True
+            node = node.parent
+        return False
+
+
+class _Builder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = Node("#root", {}, None)
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, dict(attrs), self.current)
+        self.current.children.append(node)
+        if tag not in VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(Node(tag, dict(attrs), self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.text_parts.append(data)
+
+
+def dom(text: str) -> Node:
+    builder = _Builder()
+    builder.feed(text)
+    return builder.root
+
+
+def page_data(text: str) -> dict:
+    found = re.search(r'<script type="application/json" id="fnbench-data">(.*?)</script>', text,
+                      re.S)
+    return json.loads(found.group(1))
+
+
+# --- headless Chromium ---------------------------------------------------------------------
+
+def chromium() -> str:
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        reason = "no chromium or chromium-browser on PATH (apt-get install chromium)"
+        if os.environ.get("FNBENCH_REQUIRE_CHROMIUM"):
+            pytest.fail(f"chromium required but unavailable: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return binary
+
+
+def rendered(page: Path, fragment: str = "") -> Node:
+    """The DOM of ``page`` after Chromium loaded it and ran its script."""
+    binary = chromium()
+    with tempfile.TemporaryDirectory(prefix="fnbench-chromium-") as profile:
+        done = subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu",
+                               "--no-first-run", f"--user-data-dir={profile}",
+                               "--virtual-time-budget=5000", "--dump-dom",
+                               page.resolve().as_uri() + fragment],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "<body" in done.stdout, done.stderr[-2000:]
+    return dom(done.stdout)
+
+
+# --- runs written directly -----------------------------------------------------------------
+
+def synthetic_run(folder: Path, name: str = "fasternet_t0", host: str = "box",
+                  cpu: str = "Some CPU", started: str = "2026-12-01T10:00:00+00:00",
+                  latency: float = 10.0, commit: str = "abc1234def", spread: float = 0.02,
+                  runtime: str = "torch", suite: str = "models") -> Path:
+    """A minimal schema-3 run of one record, with its results.md."""
+    folder.mkdir(parents=True)
+    key = f"{suite}|model={name}|device=cpu|runtime={runtime}|mode=latency|batch=1|threads=1"
+    record = {"key": key, "workload_hash": "h1", "name": name, "suite": suite,
+              "family": "CNN", "device": "cpu", "runtime": runtime, "mode": "latency",
+              "batch": 1, "threads": 1, "status": "ok", "meta": {"resolution": 224},
+              "spec": {"suite": suite, "model": name}, "latency_ms": latency,
+              "latency_lo_ms": latency * 0.9, "latency_hi_ms": latency * 1.1,
+              "latency_ci_low_ms": latency * 0.99, "latency_ci_high_ms": latency * 1.01,
+              "rounds": 8}
+    run = {"schema": "fnbench.run/3", "suite": suite, "device": "cpu", "runtime": runtime,
+           "threads": 1, "started": started, "fnbench_version": "0.1.0", "status": "complete",
+           "settings": {"dtype": "fp32", "spread": {"sd": spread}},
+           "environment": {"hostname": host, "cpu": {"model": cpu},
+                           "fnbench": {"git": {"commit": commit, "dirty": False}}},
+           "records": [record], "reference": None, "planned": []}
+    (folder / "run.json").write_text(json.dumps(run))
+    (folder / "results.md").write_text(f"# {name}\n")
+    return folder
+
+
+def build(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    result = run_cli("dashboard", str(folder), "-o", str(out), *extra)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+# --- the verdict rule ----------------------------------------------------------------------
+
+def record(latency: float, ci: float | None = None, rounds: int = 8, wl_hash: str = "h",
+           **extra) -> Record:
+    """A record of ``latency`` ms whose 95% CI is latency * exp(+-ci)."""
+    data = {"key": "k", "workload_hash": wl_hash, "name": "n", "suite": "ops",
+            "family": "operator", "device": "cpu", "runtime": "torch", "mode": "latency",
+            "batch": 1, "threads": 1, "input_shape": (), "spec": {}, "meta": {},
+            "latency_ms": latency, "rounds": rounds, **extra}
+    if ci is not None:
+        data["latency_ci_low_ms"] = latency * math.exp(-ci)
+        data["latency_ci_high_ms"] = latency * math.exp(ci)
+    return Record.from_dict(data)
+
+
+def test_within_se_comes_from_the_ci_else_the_rounds_else_nothing():
+    from fnbench.measure import t975
+
+    assert within_se(record(10, ci=0.05, rounds=8)) == pytest.approx(0.05 / t975(7))
+    rounds = [{"samples": [m / 1e3] * 3} for m in (10.0, 11.0, 9.0, 10.5)]
+    logs = [math.log(m) for m in (10.0, 11.0, 9.0, 10.5)]
+    mean = sum(logs) / 4
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 3)
+    assert within_se(record(10, measurement={"rounds": rounds})) == pytest.approx(sd / 2)
+    assert within_se(record(10, rounds=1)) == 0.0  # a fnbench 0.1 record: no within-run error
+
+
+def test_verdict_interval_takes_within_run_error_and_both_spreads():
+    from fnbench.measure import Z95, t975
+
+    base, new = record(10.0, ci=0.02), record(12.0, ci=0.03)
+    found = verdict(base, new, 0.01, 0.02)
+    half = Z95 * math.sqrt((0.02 / t975(7)) ** 2 + (0.03 / t975(7)) ** 2 + 0.01 ** 2
+                           + 0.02 ** 2)
+    assert found.ratio == pytest.approx(1.2)
+    assert math.log(found.low) == pytest.approx(math.log(1.2) - half)
+    assert math.log(found.high) == pytest.approx(math.log(1.2) + half)
+    assert found.kind == "slower"
+
+
+@pytest.mark.parametrize("new,sd,kind", [
+    (12.0, 0.01, "slower"),  # log 1.2 = 0.18 +- 0.03: wholly above log 1.05
+    (8.0, 0.01, "faster"),
+    (10.2, 0.01, "unchanged"),  # +- 0.03 around log 1.02: neither side, narrower than 5%
+    (10.2, 0.05, "noisy"),  # half-width 1.96 * 0.07 = 0.14 > log 1.05
+    (12.0, None, "noisy"),  # no recorded spread: the 10% prior on each side, +- 0.28
+])
+def test_verdict_kinds(new, sd, kind):
+    assert verdict(record(10.0, ci=0.001), record(new, ci=0.001), sd, sd).kind == kind
+
+
+def test_verdict_faster_needs_the_whole_interval_below_one_over_one_plus_threshold():
+    # ratio 1/1.06 with a tiny interval lies below 1/1.05: faster; 1/1.04 does not
+    assert verdict(record(10.6), record(10.0), 0.001, 0.001).kind == "faster"
+    assert verdict(record(10.4), record(10.0), 0.001, 0.001).kind == "unchanged"
+    assert verdict(record(10.0), record(10.6), 0.001, 0.001, threshold=0.10).kind == "unchanged"
+
+
+def test_a_changed_workload_hash_is_changed_whatever_the_latency():
+    found = verdict(record(10.0, wl_hash="a"), record(10.0, wl_hash="b"), 0.01, 0.01)
+    assert found.kind == "changed" and found.ratio is None
+    # an unknown hash (an old models run) is no change
+    assert verdict(record(10.0, wl_hash=None), record(10.0, wl_hash="b"), 0.001,
+                   0.001).kind == "unchanged"
+
+
+# --- the command ---------------------------------------------------------------------------
+
+def test_a_folder_without_runs_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    (tmp_path / "runs" / "empty").mkdir(parents=True)
+    out = tmp_path / "page.html"
+    assert_usage_error(run_cli("dashboard", str(tmp_path / "runs"), "-o", str(out)),
+                       "no fnbench run under")
+    assert not out.exists()
+    (tmp_path / "runs" / "bad").mkdir()
+    (tmp_path / "runs" / "bad" / "run.json").write_text("{not json")
+    assert_usage_error(run_cli("dashboard", str(tmp_path / "runs"), "-o", str(out)),
+                       "no fnbench run under", "could not be read")
+    assert not out.exists()
+    assert_usage_error(run_cli("dashboard", str(tmp_path / "nowhere"), "-o", str(out)),
+                       "is not a folder")
+
+
+def test_non_runs_are_skipped_with_one_warning_each(tmp_path):
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "deep" / "er" / "good")
+    (runs / "broken").mkdir()
+    (runs / "broken" / "run.json").write_text("{not json")
+    (runs / "other").mkdir()
+    (runs / "other" / "run.json").write_text(json.dumps({"schema": "someone-else/1"}))
+    (runs / "notes").mkdir()
+    (runs / "notes" / "readme.txt").write_text("not a run")
+    result = build(runs, tmp_path / "page.html")
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 2, result.stderr
+    assert any("broken" in w for w in warnings) and any("other" in w for w in warnings)
+    assert "1 run(s) on 1 machine(s)" in result.stderr
+    assert "fasternet_t0" in (tmp_path / "page.html").read_text()
+
+
+def test_every_string_from_runs_is_escaped(tmp_path):
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "a", name=EVIL, host=EVIL, cpu=EVIL, commit=EVIL,
+                  started="2026-12-01T10:00:00+00:00")
+    synthetic_run(runs / "b", name=EVIL, host=EVIL, cpu=EVIL, commit=EVIL,
+                  started="2026-12-02T10:00:00+00:00", latency=20.0)
+    page = tmp_path / "page.html"
+    build(runs, page)
+    text = page.read_text()
+    assert "<script>alert" not in text and "alert(1)</script>\"" not in text
+    assert text.count("<script") == 2  # the data and the page's own script, nothing else
+    assert html.escape(EVIL, quote=True) in text
+    data = page_data(text)
+    assert data["machines"]["m1"] == f"{EVIL} ({EVIL})"  # the JSON holds the text as is
+    tree = dom(text)
+    (figure,) = tree.all("figure", cls="chart")
+    assert figure.all("figcaption")[0].all("b")[0].text() == EVIL
+    assert figure.attrs["data-key"].startswith(f"models|model={EVIL}|")
+
+
+def test_the_dashboard_needs_no_torch(tmp_path):
+    synthetic_run(tmp_path / "runs" / "a")
+    script = ("import sys; sys.modules['torch'] = None; from fnbench.cli import main; "
+              "main(sys.argv[1:])")
+    page = tmp_path / "page.html"
+    result = subprocess.run([sys.executable, "-c", script, "dashboard", str(tmp_path / "runs"),
+                             "-o", str(page)], capture_output=True, text=True, timeout=120,
+                            env=cli_env())
+    assert result.returncode == 0, result.stderr
+    assert page.exists()
+
+
+def test_machines_get_separate_labelled_series_and_own_verdicts(tmp_path):
+    runs = tmp_path / "runs"
+    for day, (host, latency) in enumerate([("alpha", 10.0), ("beta", 30.0), ("alpha", 10.1),
+                                           ("beta", 15.0)]):
+        synthetic_run(runs / f"r{day}", host=host, latency=latency, spread=0.005,
+                      started=f"2026-12-0{day + 1}T10:00:00+00:00")
+    page = tmp_path / "out" / "page.html"
+    build(runs, page)
+    tree = dom(page.read_text())
+    (figure,) = tree.all("figure", cls="chart")
+    series = figure.all("g", cls="series")
+    assert sorted(g.attrs["data-machine"] for g in series) == ["m1", "m2"]
+    assert [g.attrs["data-points"] for g in series] == ["2", "2"]
+    assert all(len(g.all("circle", cls="mark")) == 2 for g in series)
+    legend = [li.text() for li in figure.all("li")]
+    assert any(t.startswith("alpha (Some CPU)") for t in legend)
+    assert any(t.startswith("beta (Some CPU)") for t in legend)
+    # each machine's latest run against its own previous one: alpha unchanged, beta faster
+    verdicts = {a.all("span", cls="machine")[0].text(): [tr.attrs["data-verdict"] for tr in
+                                                         a.all("tr") if "data-verdict" in tr.attrs]
+                for a in tree.all("article", cls="context")}
+    assert verdicts == {"alpha (Some CPU)": ["unchanged"], "beta (Some CPU)": ["faster"]}
+
+
+def test_links_are_relative_to_the_page(tmp_path):
+    runs = tmp_path / "results"
+    synthetic_run(runs / "one run")  # a space: quoted in the link
+    page = tmp_path / "site" / "deep" / "index.html"
+    build(runs, page)
+    hrefs = {a.attrs["href"] for a in dom(page.read_text()).all("a") if "href" in a.attrs}
+    assert hrefs == {"../../results/one%20run/results.md"}
+    for href in hrefs:
+        assert (page.parent / urllib.parse.unquote(href)).resolve() == \
+            (runs / "one run" / "results.md").resolve()
+
+
+def test_out_must_be_a_file(tmp_path):
+    synthetic_run(tmp_path / "runs" / "a")
+    assert_usage_error(run_cli("dashboard", str(tmp_path / "runs"), "-o", str(tmp_path)),
+                       "is a folder")
+
+
+# --- a long history ------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def long_history(tmp_path_factory):
+    """2,000 runs of 50 records each (benchmarks/dashboard_scale.py), made once a session."""
+    folder = tmp_path_factory.mktemp("long-history")
+    write_history(folder / "history", runs=2000, records=50)
+    return folder
+
+
+def test_a_long_history_makes_a_complete_page_of_sane_size(long_history):
+    page = long_history / "dashboard.html"
+    if not page.exists():
+        build(long_history / "history", page)
+    text = page.read_text()
+    assert len(text.encode()) < 12e6  # measured ~5 MB; benchmarks/dashboard_scale.py
+    assert text.count('<figure class="chart"') == 50
+    series = re.findall(r'<g class="series" data-machine="(m\d)" data-sid="(\d+)" '
+                        r'data-points="(\d+)" data-drawn="(\d+)"', text)
+    assert len(series) == 100
+    counts = {(m, int(p)) for m, _, p, _ in series}
+    assert counts == {("m1", 1500), ("m2", 500)}
+    assert all(int(drawn) <= DRAW_LIMIT + 2 for *_, drawn in series)
+    assert text.count('class="mark"') == 0  # too many points for a marker each
+    data = page_data(text)
+    assert len(data["runs"]) == 2000 and len(data["series"]) == 100
+    assert sum(len(s) for s in data["series"]) == 100_000
+    # a sample point: run 1234 (on the first machine), record 17
+    assert machine_of(1234) == 0
+    key = re.findall(r'data-key="([^"]*)"', text)[17]
+    figure = text[text.index(f'data-key="{key}"'):]
+    sid = int(re.search(r'data-machine="m1" data-sid="(\d+)"', figure).group(1))
+    (point,) = [p for p in data["series"][sid] if p[0] == 1234]
+    assert point[2] == pytest.approx(latency_of(1234, 17), rel=1e-4)
+    assert point[3] == pytest.approx(latency_of(1234, 17) * math.exp(-0.09), rel=1e-4)
+    assert data["runs"][1234][0] == "2026-02-21 10:00 UTC"
+    assert data["machines"]["m1"] == f"{MACHINES[0][0]} ({MACHINES[0][1]})"
+    # the workload that changed halfway is drawn as two segments with the change marked
+    first = text[:text.index('data-key="', text.index('data-key="') + 1)]
+    assert first.count('class="changed"') == 2  # once per machine
+    # one verdict table per machine
+    assert text.count('<article class="context"') == 2
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory):
+    """Three quick fnbench runs (two torch, one ONNX Runtime) beside the committed
+    reference runs, nested one folder deeper."""
+    chromium()  # skip (or fail) before making runs no browser will load
+    folder = tmp_path_factory.mktemp("real-runs")
+    shutil.copytree(REPO / "results" / "reference", folder / "runs" / "reference",
+                    ignore=shutil.ignore_patterns("benchmarks"))
+    for runtime in ("torch", "torch", "onnxruntime"):
+        result = run_cli("ops", *TINY, "--runtime", runtime, "--out",
+                         str(folder / "runs" / "fresh"))
+        assert result.returncode == 0, result.stderr
+    page = folder / "site" / "index.html"
+    build(folder / "runs", page)
+    return folder, page
+
+
+def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs):
+    folder, page = real_runs
+    tree = rendered(page)
+    runs = sorted((folder / "runs").rglob("run.json"))
+    assert len(runs) == 12  # nine reference runs, three fresh
+    figures = tree.all("figure", cls="chart")
+    keys = {r.key for path in runs for r in read_run(path).records if r.latency_ms}
+    assert {f.attrs["data-key"] for f in figures} == keys
+    # the script ran: every figure is counted as shown
+    (body,) = tree.all("body")
+    assert body.attrs["data-shown-figures"] == str(len(figures))
+    assert not any(f.hidden() for f in figures)
+    # the fresh torch runs: one series of two points, each a marker with its date and commit
+    fresh = [(read_run(p), p) for p in (folder / "runs" / "fresh").iterdir()]
+    torch_runs = sorted((run for run, _ in fresh if run.runtime == "torch"),
+                        key=lambda run: run.started)
+    newest = max((p for run, p in fresh if run.runtime == "torch"), key=lambda p: p.name)
+    conv = next(r for r in torch_runs[0].records if r.spec["op"] == "conv")
+    (figure,) = [f for f in figures if f.attrs["data-key"] == conv.key]
+    (series,) = figure.all("g", cls="series")
+    assert series.attrs["data-points"] == "2"
+    marks = series.all("circle", cls="mark")
+    assert len(marks) == 2
+    commit = torch_runs[0].environment["fnbench"]["git"]["commit"][:10]
+    titles = [m.all("title")[0].text() for m in marks]
+    assert all(commit in t and " UTC" in t and "ms" in t for t in titles)
+    assert sorted(t.split(" · ")[2].split(" ms")[0] for t in titles) == sorted(
+        fmt_ms(r.latency_ms) for run in torch_runs for r in run.records if r.key == conv.key)
+    # the committed Table 1 run and its schema-2 rerun: two points on one line
+    reference = "ops|channels=96|height=56|layers=10|op=conv|width=56|device=cpu|runtime=torch" \
+                "|mode=latency|batch=1|threads=1"
+    (ref_figure,) = [f for f in figures if f.attrs["data-key"] == reference]
+    assert [g.attrs["data-points"] for g in ref_figure.all("g", cls="series")] == ["2"]
+    assert len(ref_figure.all("polyline", cls="line")) == 1
+    # verdicts: the latest torch run against the previous one, as the rule says
+    (context,) = [a for a in tree.all("article", cls="context")
+                  if a.all("a")[0].text() == newest.name]
+    rows = {tr.all("td")[0].text(): tr.attrs["data-verdict"] for tr in context.all("tr")
+            if "data-verdict" in tr.attrs}
+    old, new = torch_runs
+    spreads = [run.settings["spread"]["sd"] for run in (old, new)]
+    expected = {r.name: verdict(next(o for o in old.records if o.key == r.key), r,
+                                *spreads).kind for r in new.records}
+    assert rows == expected and set(rows.values()) <= set(VERDICTS)
+    # every run is linked, relative to the page, and each link resolves
+    links = {a.attrs["href"] for a in tree.all("table", cls="runs")[0].all("a")}
+    assert len(links) == 12
+    for href in links:
+        assert (page.parent / urllib.parse.unquote(href)).exists(), href
+
+
+def test_filters_read_from_the_url_hide_what_does_not_match(real_runs):
+    _, page = real_runs
+    every = rendered(page).all("figure", cls="chart")
+    tree = rendered(page, "#runtime=onnxruntime&suite=ops")
+    figures = tree.all("figure", cls="chart")
+    shown = [f for f in figures if not f.hidden()]
+    assert len(figures) == len(every)
+    assert shown and all(f.attrs["data-runtime"] == "onnxruntime" and
+                         f.attrs["data-suite"] == "ops" for f in shown)
+    assert len(shown) == sum(f.attrs["data-runtime"] == "onnxruntime" and
+                             f.attrs["data-suite"] == "ops" for f in every)
+    (body,) = tree.all("body")
+    assert body.attrs["data-shown-figures"] == str(len(shown))
+    selects = {s.attrs["data-filter"]: s for s in tree.all("select")}
+    for context in tree.all("article", cls="context"):
+        assert context.hidden() == (context.attrs["data-runtime"] != "onnxruntime"
+                                    or context.attrs["data-suite"] != "ops")
+    assert selects  # the filter controls are on the page
+    # a machine no figure has hides them all; an unknown value is ignored
+    nothing = rendered(page, "#machine=m9")
+    assert not any(f.hidden() for f in nothing.all("figure", cls="chart"))
+
+
+def test_escaped_strings_stay_text_in_the_browser(tmp_path):
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "a", name=EVIL, host=EVIL, cpu=EVIL, commit=EVIL)
+    page = tmp_path / "page.html"
+    build(runs, page)
+    tree = rendered(page)
+    assert len(tree.all("script")) == 2
+    (figure,) = tree.all("figure", cls="chart")
+    assert figure.all("figcaption")[0].all("b")[0].text() == EVIL
+    (body,) = tree.all("body")
+    assert body.attrs["data-shown-figures"] == "1"  # the page's own script still ran
+
+
+def test_hovering_a_point_shows_its_run_date_and_commit(real_runs):
+    folder, page = real_runs
+    # a copy of the page with a script that moves the mouse onto the last point of a figure
+    probe = page.with_name("probe.html")
+    probe.write_text(page.read_text().replace("</body>", """<script>
+      var mark = document.querySelector("figure.chart g.series a:last-of-type circle.mark");
+      mark.closest("svg").scrollIntoView();
+      var box = mark.getBoundingClientRect();
+      mark.closest("svg").dispatchEvent(new MouseEvent("mousemove", {bubbles: true,
+        clientX: box.left + box.width / 2, clientY: box.top + box.height / 2}));
+      document.body.dataset.probed = mark.querySelector("title").textContent;
+    </script></body>"""))
+    tree = rendered(probe)
+    (body,) = tree.all("body")
+    title = body.attrs["data-probed"]
+    date, commit = title.split(" · ")[:2]
+    (tip,) = [n for n in tree.all("div") if n.attrs.get("id") == "tip"]
+    assert "hidden" not in tip.attrs
+    lines = [div.text() for div in tip.all("div")]
+    assert date in lines[1] and commit.split()[1] in lines[1], (lines, title)
+    shown = float(lines[2].split(" ms")[0].replace(",", ""))  # the estimate, 3 digits
+    assert shown == pytest.approx(float(title.split(" · ")[2].split(" ms")[0].replace(",", "")),
+                                  rel=0.01)
