@@ -164,6 +164,9 @@ def _protocol(quick: bool, warmup: int | None, round_time: float | None,
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
               no_reference: bool = False, no_history: bool = False) -> RunSettings:
+    from fnbench.slowdown import slowdowns
+
+    slowdowns()  # a malformed test hook is a usage error before any workload is built
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed {seed} must lie between 0 and {MAX_SEED} (torch seeds are "
                          "64-bit unsigned)")
