@@ -518,6 +518,18 @@ def differences(base: Side, new: Side) -> list[Difference]:
     return out
 
 
+def busy(run: Run) -> tuple[float, int] | None:
+    """(load average, CPUs) when the run started on a machine with more runnable work than
+    CPUs, else None: its run-to-run spread is then likely wider than the one it recorded."""
+    env = run.environment or {}
+    load = env.get("load_average")
+    cpus = (env.get("cpu") or {}).get("logical_cores")
+    if isinstance(load, list) and load and isinstance(load[0], (int, float)) \
+            and isinstance(cpus, int) and cpus > 0 and load[0] > cpus:
+        return float(load[0]), cpus
+    return None
+
+
 # --- the whole comparison -----------------------------------------------------------------
 
 @dataclass(frozen=True)

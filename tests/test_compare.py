@@ -530,3 +530,17 @@ def test_a_malformed_hook_is_a_usage_error(tmp_path):
                      env={"FNBENCH_TEST_SLOWDOWN": "conv=fast"})
     assert_usage_error(result, "FNBENCH_TEST_SLOWDOWN")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_started_on_a_busy_machine_is_flagged(tmp_path):
+    base, new = _files(tmp_path)
+    data = json.loads((new / "run.json").read_text())
+    data["environment"].update(load_average=[5.3, 4.0, 3.0])
+    data["environment"]["cpu"]["logical_cores"] = 2
+    (new / "run.json").write_text(json.dumps(data))
+    result = run_cli("compare", "--base", str(base), "--new", str(new), "--format", "md")
+    busy = [line for line in result.stdout.splitlines() if "busy machine" in line]
+    assert len(busy) == 1 and "NEW" in busy[0] and "load 5.3 on 2 CPUs" in busy[0]
+    data = json.loads(run_cli("compare", "--base", str(base), "--new", str(new), "--format",
+                              "json").stdout)
+    assert [r["busy"] for r in data["base"]["runs"] + data["new"]["runs"]] == [False, True]

@@ -14,7 +14,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from fnbench.compare import FORMAT, Comparison, Row, Side, SideSpread
+from fnbench.compare import FORMAT, Comparison, Row, Side, SideSpread, busy
 from fnbench.records import Run
 
 #: Characters escaped with a backslash in Markdown (GitHub-flavoured: every ASCII punctuation
@@ -83,6 +83,13 @@ def header_lines(comparison: Comparison) -> list[str]:
                  f"{_describe_spread(new)}")
     for difference in comparison.differences:
         lines.append(f"fingerprint differs: {difference.text()}")
+    for side in (comparison.base, comparison.new):
+        for file, run in zip(side.files, side.runs):
+            load = busy(run)
+            if load:
+                lines.append(f"busy machine: {side.label} {file} started at load "
+                             f"{load[0]:.1f} on {load[1]} CPUs; its run-to-run spread is "
+                             "likely wider than recorded (expect false alarms)")
     for pattern in comparison.unused_rules:
         lines.append(f"threshold rule {pattern!r} applied to no record")
     return lines
@@ -158,7 +165,8 @@ def _side(side: Side, spread: SideSpread) -> dict[str, Any]:
         runs.append({"path": str(file), "schema": run.upgraded_from or run.schema,
                      "status": run.status, "started": run.started, "suite": run.suite,
                      "device": run.device, "runtime": run.runtime, "threads": run.threads,
-                     "fnbench_version": run.fnbench_version, "commit": git.get("commit")})
+                     "fnbench_version": run.fnbench_version, "commit": git.get("commit"),
+                     "busy": busy(run) is not None})
     return {"runs": runs, "spread": spread.to_dict()}
 
 
