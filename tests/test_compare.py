@@ -493,10 +493,10 @@ def real_runs(tmp_path_factory):
 
 def test_two_runs_of_the_same_code_are_not_slower(real_runs):
     """Same code twice: nothing is `slower`, absolute or relative. Generous thresholds: on this
-    shared 2-core machine under load, tiny operators move by up to ~1.5x between runs, and
-    their relative latency by up to ~2x (the reference workload's calls are about half a
-    scheduler time slice long; see README, Comparing runs and CI)."""
-    for extra in (["--threshold", "25"], ["--relative", "--threshold", "50"]):
+    project's shared 2-CPU machine under load, same-code runs of tiny operators were seen
+    ~1.8x apart, and relative latencies up to ~2.4x (the reference workload's calls are about
+    half a scheduler time slice long there; see README, Comparing runs and CI)."""
+    for extra in (["--threshold", "50"], ["--relative", "--threshold", "100"]):
         result = run_cli("compare", "--base", str(real_runs["base"]), "--new",
                          str(real_runs["same"]), "--format", "json", *extra)
         assert result.returncode == 0, result.stdout
