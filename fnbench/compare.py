@@ -530,6 +530,15 @@ def busy(run: Run) -> tuple[float, int] | None:
     return None
 
 
+def reference_latency(side: Side) -> float | None:
+    """The geometric mean of the side's reference-workload latencies (ms); None without any.
+    BASE against NEW it shows how much the machine itself moved between the runs."""
+    logs = [math.log(run.reference.latency_ms) for run in side.runs
+            if run.reference is not None and run.reference.status == "ok"
+            and run.reference.latency_ms and run.reference.latency_ms > 0]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
 # --- the whole comparison -----------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -544,3 +544,37 @@ def test_a_run_started_on_a_busy_machine_is_flagged(tmp_path):
     data = json.loads(run_cli("compare", "--base", str(base), "--new", str(new), "--format",
                               "json").stdout)
     assert [r["busy"] for r in data["base"]["runs"] + data["new"]["runs"]] == [False, True]
+
+
+def test_the_reference_workload_shows_how_much_the_machine_moved(tmp_path):
+    """Every workload of NEW 1.5x slower, the reference too: the machine, not the code. The
+    header says so, and relative latency calls nothing slower."""
+    rng = np.random.default_rng(9)
+    calm = Spread(sd=0.01, relative_sd=0.01, df=30, runs=30, context="calm")
+    quiet = dict(machine_sd=0.0, relative_sd=0.005, round_sd=0.005, spread=calm)
+    base = simulated_run(rng, **quiet)
+    new = simulated_run(rng, **quiet)
+    from dataclasses import replace
+
+    scaled = {}
+    for record in (*new.records, new.reference):
+        m = Measurement.from_dict(record.measurement)
+        rounds = tuple(replace(r, samples=tuple(1.5 * v for v in r.samples)) for r in m.rounds)
+        scaled[record.key] = Measurement(rounds, 1, m.warmup, True, "converged")
+    reference = new.reference.measured(scaled[new.reference.key], None, calm)
+    records = tuple(r.measured(scaled[r.key], scaled[new.reference.key], calm)
+                    for r in new.records)
+    new = replace(new, records=records, reference=reference)
+    args = ("compare", "--base", str(write_run(base, tmp_path / "b")), "--new",
+            str(write_run(new, tmp_path / "n")), "--format", "json")
+    absolute = json.loads(run_cli(*args).stdout)
+    assert absolute["counts"]["slower"] == 3
+    assert absolute["reference_ms"]["new"] / absolute["reference_ms"]["base"] == \
+        pytest.approx(1.5, rel=0.01)
+    relative = run_cli(*args, "--relative")
+    assert relative.returncode == 0
+    assert json.loads(relative.stdout)["counts"]["unchanged"] == 3
+    table = run_cli(*args[:-2])
+    moved = re.search(r"reference workload: BASE [\d.]+ ms, NEW [\d.]+ ms \(([\d.]+)x",
+                      table.stdout)
+    assert moved and float(moved.group(1)) == pytest.approx(1.5, rel=0.01)

@@ -14,7 +14,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from fnbench.compare import FORMAT, Comparison, Row, Side, SideSpread, busy
+from fnbench.compare import (FORMAT, Comparison, Row, Side, SideSpread, busy,
+                             reference_latency)
 from fnbench.records import Run
 
 #: Characters escaped with a backslash in Markdown (GitHub-flavoured: every ASCII punctuation
@@ -81,6 +82,10 @@ def header_lines(comparison: Comparison) -> list[str]:
     base, new = comparison.spreads
     lines.append(f"run-to-run spread: BASE {_describe_spread(base)}, NEW "
                  f"{_describe_spread(new)}")
+    ref_base, ref_new = reference_latency(comparison.base), reference_latency(comparison.new)
+    if ref_base and ref_new:
+        lines.append(f"reference workload: BASE {ref_base:.4g} ms, NEW {ref_new:.4g} ms "
+                     f"({ref_new / ref_base:.3f}x: how much the machine itself moved)")
     for difference in comparison.differences:
         lines.append(f"fingerprint differs: {difference.text()}")
     for side in (comparison.base, comparison.new):
@@ -193,6 +198,8 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
         "unused_threshold_rules": list(comparison.unused_rules),
         "base": _side(comparison.base, comparison.spreads[0]),
         "new": _side(comparison.new, comparison.spreads[1]),
+        "reference_ms": {"base": reference_latency(comparison.base),
+                         "new": reference_latency(comparison.new)},
         "fingerprint_differences": [d.to_dict() for d in comparison.differences],
         "records": [row.to_dict() for row in comparison.ordered_rows()]})
 
