@@ -166,6 +166,9 @@ def _protocol(quick: bool, warmup: int | None, round_time: float | None,
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
               no_reference: bool = False, no_history: bool = False) -> RunSettings:
+    from fnbench.slowdown import slowdowns
+
+    slowdowns()  # a malformed test hook is a usage error before any workload is built
     if not 0 <= seed <= MAX_SEED:
         raise UsageError(f"--seed {seed} must lie between 0 and {MAX_SEED} (torch seeds are "
                          "64-bit unsigned)")
@@ -305,6 +308,22 @@ def _write_failed(writer: Any, error: Any) -> None:
     raise typer.Exit(1)
 
 
+def _check_slowdown_hook(workloads: Sequence[Workload], host: str | None) -> None:
+    """The test hook FNBENCH_TEST_SLOWDOWN (fnbench.slowdown): a malformed value is a usage
+    error before anything runs; a name this run does not measure, or a board, is a warning."""
+    from fnbench.slowdown import VARIABLE, slowdowns
+
+    slow = slowdowns()
+    if not slow:
+        return
+    unknown = sorted(set(slow) - {w.name for w in workloads})
+    if host:
+        _say(stderr, f"warning: {VARIABLE} (a test hook) does not apply to boards over --host")
+    elif unknown:
+        _say(stderr, f"warning: {VARIABLE} (a test hook) names workloads this run does not "
+                     f"measure: {', '.join(unknown)}")
+
+
 def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: str,
                       runtime: str | None, threads: int, host: str | None,
                       settings: RunSettings, out: Path, ssh_options: Sequence[str] | None = None,
@@ -320,6 +339,7 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     from fnbench.results import RunFileError, RunWriter, create_run_dir
     from fnbench.runner import new_run
 
+    _check_slowdown_hook(workloads, host)
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
                          remote_python, dtype, compile_mode)
     if host and settings.processes > 1:
@@ -809,6 +829,57 @@ def dashboard(
     _say(stderr, f"dashboard: {built.runs} run(s) on {built.machines} machine(s), "
                  f"{built.workloads} workload(s), {built.points} point(s) in "
                  f"{built.series} series, {built.bytes / 1e6:.2f} MB in {built.out}")
+
+
+COMPARE_FORMATS = ("table", "md", "json")
+
+
+@app.command()
+def compare(
+    base: Optional[list[Path]] = typer.Option(None, "--base", metavar="PATH",
+                                              help="A BASE run: its directory, its run.json, "
+                                                   "or a folder of run directories (every "
+                                                   "one); repeat for several."),
+    new: Optional[list[Path]] = typer.Option(None, "--new", metavar="PATH",
+                                             help="A NEW run, as --base; repeat for several."),
+    relative: bool = typer.Option(False, "--relative",
+                                  help="Compare latency relative to each run's reference "
+                                       "workload (cancels a machine that is faster or slower "
+                                       "as a whole)."),
+    threshold: float = typer.Option(5.0, "--threshold",
+                                    help="Smallest change in percent that counts as slower "
+                                         "or faster."),
+    thresholds: Optional[Path] = typer.Option(None, "--thresholds", metavar="FILE",
+                                              help="TOML file of per-workload thresholds: a "
+                                                   "[thresholds] table of \"NAME-OR-KEY-GLOB\" "
+                                                   "= PERCENT (first match wins)."),
+    output_format: str = typer.Option("table", "--format",
+                                      help="table (terminal), md (a pull-request comment: "
+                                           "the summary line first) or json."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Refuse (exit 2) runs whose fingerprints differ: CPU, "
+                                     "threads, runtime, package versions, fnbench, dtype."),
+) -> None:
+    """Compare saved runs, NEW against BASE, record by record (no torch needed): exit 1 when a
+    record is slower or errored, 2 on bad input."""
+    from fnbench.compare import compare as compare_runs, load_side, load_thresholds
+    from fnbench.report.compare import render_json, render_markdown, render_rich
+
+    if output_format not in COMPARE_FORMATS:
+        raise UsageError(f"unknown --format {output_format!r}: choose table, md or json")
+    limits = load_thresholds(thresholds, threshold)
+    sides = [load_side(label, paths or []) for label, paths in (("BASE", base), ("NEW", new))]
+    result = compare_runs(*sides, thresholds=limits, relative=relative, strict=strict)
+    if output_format == "json":
+        sys.stdout.write(render_json(result))
+    elif output_format == "md":
+        sys.stdout.write(render_markdown(result))
+    else:
+        lines, table = render_rich(result)
+        for line in lines:
+            _say(stdout, line)
+        stdout.print(table)
+    raise typer.Exit(result.exit_code)
 
 
 def _version(value: bool) -> None:

@@ -14,13 +14,15 @@ import tempfile
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-import pandas as pd
 import psutil
 
 from fnbench.errors import UsageError
 from fnbench.records import READABLE_SCHEMAS, SCHEMA, STATUSES, Record, Run, upgrade
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SUITES = ("ops", "models")
 
@@ -351,6 +353,8 @@ def record_row(record: dict[str, Any]) -> dict[str, Any]:
 def records_frame(run: Run | dict[str, Any] | Iterable[dict[str, Any] | Record]
                   ) -> pd.DataFrame:
     """One flat row per record: the common columns, the statistics, then the suite's own."""
+    import pandas as pd  # here only: reading runs (fnbench compare) needs no pandas
+
     if isinstance(run, Run):
         records: list = list(run.records)
     else:

@@ -11,6 +11,7 @@ import torch
 from fnbench.devices.base import Device, Prepared
 from fnbench.devices.onnx_runtime import prepare_onnxruntime
 from fnbench.devices.torch_eager import cpu_time_block, prepare_module
+from fnbench.slowdown import slowdown_for
 from fnbench.workload import Workload
 
 #: CPU flags (``/proc/cpuinfo``) of native bf16 arithmetic: AVX512-BF16 and AMX-BF16 on x86,
@@ -86,4 +87,7 @@ class CpuDevice(Device):
             module, x, notes = prepare_module(workload, batch, seed, "cpu", self.dtype,
                                               compile_mode)
             notes["torch_threads"] = torch.get_num_threads()
-        return Prepared(cpu_time_block(module, x), notes)
+        slowdown = slowdown_for(workload.name)
+        if slowdown != 1.0:
+            notes["test_slowdown"] = slowdown
+        return Prepared(cpu_time_block(module, x, slowdown), notes)

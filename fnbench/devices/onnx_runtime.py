@@ -112,6 +112,14 @@ def prepare_onnxruntime(workload: Workload, batch: int, seed: int, threads: int,
                           f"{notes['parity_rel_err']} above {rtol} "
                           f"(shapes {notes.get('parity_shapes', 'equal')})", notes)
 
+    if not gpu:  # the test hook of fnbench.slowdown (local CPU only)
+        from fnbench.slowdown import slowdown_for, slowed
+
+        slowdown = slowdown_for(workload.name)
+        if slowdown != 1.0:
+            notes["test_slowdown"] = slowdown
+            call = slowed(call, slowdown)
+
     def time_block(n: int) -> float:
         start = time.perf_counter()
         for _ in range(n):

@@ -94,8 +94,23 @@ def prepare_module(workload: Workload, batch: int, seed: int, target: str, dtype
     return module, x, notes
 
 
-def cpu_time_block(module: nn.Module, x: torch.Tensor):
-    """Time n calls on the CPU with a monotonic wall clock, autograd off."""
+def cpu_time_block(module: nn.Module, x: torch.Tensor, slowdown: float = 1.0):
+    """Time n calls on the CPU with a monotonic wall clock, autograd off. ``slowdown`` above 1
+    is the test hook of :mod:`fnbench.slowdown`: each call is followed by busy work inside the
+    timed block, so that the workload takes that many times as long."""
+    if slowdown != 1.0:
+        from fnbench.slowdown import slowed
+
+        call = slowed(lambda: module(x), slowdown)
+
+        def slow_block(n: int) -> float:
+            with torch.inference_mode():
+                start = time.perf_counter()
+                for _ in range(n):
+                    call()
+                return time.perf_counter() - start
+        return slow_block
+
     def time_block(n: int) -> float:
         with torch.inference_mode():
             start = time.perf_counter()
