@@ -311,15 +311,36 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     """Open the device, run, write the run, print the table; exit 1 on a failed record."""
     from fnbench.devices import open_device
     from fnbench.report.status import run_state
-    from fnbench.report.table import render_markdown, render_rich, run_table
-    from fnbench.results import RunFileError, RunWriter, create_run_dir
-    from fnbench.runner import new_run
+    from fnbench.report.table import render_rich, run_table
 
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
                          remote_python, dtype, compile_mode)
     if host and settings.processes > 1:
         raise UsageError("--processes applies to this machine, not to a board over --host: "
                          "drop --processes")
+    run_dir, run, interrupt = _measure_into(suite, workloads, device, settings, out,
+                                            no_roofline)
+    if interrupt is None:
+        stdout.print(render_rich(run_table(run), stdout.width))
+    state = run_state(run.to_dict())
+    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    if interrupt is not None:
+        raise typer.Exit(interrupt.exit_code)
+    if any(r.status != "ok" for r in run.records):
+        raise typer.Exit(1)
+
+
+def _measure_into(suite: str, workloads: Sequence[Workload], device: Any,
+                  settings: RunSettings, out: Path, no_roofline: bool = False
+                  ) -> tuple[Path, Any, RunInterrupted | None]:
+    """Measure ``workloads`` on the opened ``device`` into a new run directory under ``out``
+    (``ops``, ``models`` and ``paper`` share it): the directory, the finished Run and the
+    interruption that ended it, if any. A signal before the run directory exists (while the
+    roofline is measured or the workloads are counted) propagates as RunInterrupted."""
+    from fnbench.report.table import render_markdown, run_table
+    from fnbench.results import RunFileError, RunWriter, create_run_dir
+    from fnbench.runner import new_run
+
     roofline = None if no_roofline else _attached_roofline(device)
     history = history_identity(device, settings) if settings.history else None
     if history is not None:
@@ -346,14 +367,7 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         if writer is None and not any(run_dir.iterdir()):
             run_dir.rmdir()
         _write_failed(writer, error)
-    if interrupt is None:
-        stdout.print(render_rich(run_table(writer.run), stdout.width))
-    state = run_state(writer.run.to_dict())
-    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
-    if interrupt is not None:
-        raise typer.Exit(interrupt.exit_code)
-    if any(r.status != "ok" for r in writer.run.records):
-        raise typer.Exit(1)
+    return run_dir, writer.run, interrupt
 
 
 def _add_to_history(identity: Any, run: Any) -> None:
