@@ -512,7 +512,7 @@ def paper(
                                                      "what they lack is measured. --from "
                                                      "DIR/runs/* resumes an interrupted "
                                                      "report."),
-    runs: Optional[list[Path]] = typer.Argument(None, metavar="[RUN]...", show_default=False,
+    runs: Optional[list[Path]] = typer.Argument(None, metavar="RUN", show_default=False,
                                                 help="Saved runs, with --from."),
     approx_weights: Optional[Path] = typer.Option(None, "--approx-weights",
                                                   help="Table 2: a local ResNet-50 "

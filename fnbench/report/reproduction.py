@@ -181,14 +181,16 @@ class PaperReport:
 
 
 def times(value: float | None) -> str:
-    """A ratio as '2.13x' (three significant digits), or an en dash."""
+    """A ratio as '2.13x' or '0.665x' (three significant digits), or an en dash."""
     if value is None or not math.isfinite(value):
         return "–"
     if value >= 100:
         return f"{value:.0f}x"
     if value >= 10:
         return f"{value:.1f}x"
-    return f"{value:.2f}x"
+    if value >= 1:
+        return f"{value:.2f}x"
+    return f"{value:.3g}x"
 
 
 def interval_text(value: Value | None, digits: int) -> str:
