@@ -475,10 +475,30 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def _remove_empty_run(run_dir: Path) -> None:
-    """An interrupted run this command made without a single record: nothing to keep, and
-    ``--from DIR/runs/*`` could not take it."""
-    shutil.rmtree(run_dir, ignore_errors=True)
+def _collect(runs_dir: Path, before: set[Path], runs: list[LoadedRun], interrupted: bool,
+             say: Callable[[str], None]) -> None:
+    """Add the run directories this command made (those not in ``before``) to ``runs``,
+    whenever the signal came: a run interrupted before its first record (or before its
+    run.json) is deleted, having nothing to keep, so that ``--from DIR/runs/*`` resumes."""
+    from fnbench.results import load_run
+
+    known = {run.path for run in runs}
+    made = sorted(set(runs_dir.iterdir()) - before) if runs_dir.is_dir() else []
+    for run_dir in made:
+        if run_dir in known or not run_dir.is_dir():
+            continue
+        try:
+            data = load_run(run_dir) if (run_dir / "run.json").exists() else None
+        except UsageError as error:
+            say(f"warning: {error}")
+            continue
+        if data is None or not data["records"]:
+            if interrupted:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            continue
+        runs.append(LoadedRun(run_dir, data, True, serves(data)))
+        say(f"paper: {data['suite']} run: {data['status']}, {len(data['records'])} record(s) "
+            f"in {run_dir}")
 
 
 def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None]
@@ -487,7 +507,7 @@ def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None
     the exit code (0, 1 with a failed record, 128 + signal when interrupted) and the report.
     Bad input is a UsageError before anything is written."""
     from fnbench.devices import open_device
-    from fnbench.results import RunFileError, load_run, write_atomic
+    from fnbench.results import RunFileError, write_atomic
 
     sel = options.selection
     needs = build_needs(sel)
@@ -506,33 +526,28 @@ def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None
         raise UsageError(f"cannot write to -o {options.out}: {error.strerror or error}; choose "
                          "a writable folder") from None
 
+    runs_dir = options.out / "runs"
+    before = set(runs_dir.iterdir()) if runs_dir.is_dir() else set()
     interrupt: RunInterrupted | None = None
-    failed = False
-    for need in pending:
-        rows = missing_rows(need, runs)  # a run measured just now may hold some of them
-        if not rows:
-            continue
-        workloads = workloads_for(need, rows, sel)
-        title = TABLE_TITLES[need.table]
-        say(f"paper: {title} ({need.runtime}): measuring {len(workloads)} of "
-            f"{len(need.keys)} workload(s) into {options.out / 'runs'}")
-        try:
-            run_dir, run, interrupt = measure(need.suite, workloads, devices[need.runtime],
-                                              options.settings[need.suite],
-                                              options.out / "runs", options.no_roofline)
-        except RunInterrupted as caught:  # before its run directory existed
-            interrupt = caught
-            break
-        if interrupt is not None and not run.records:
-            _remove_empty_run(run_dir)
-        else:
-            data = load_run(run_dir)
-            runs.append(LoadedRun(run_dir, data, True, serves(data)))
-            failed = failed or any(r.get("status") != "ok" for r in data["records"])
-            say(f"paper: {title} ({need.runtime}): {data['status']}, "
-                f"{len(data['records'])} record(s) in {run_dir}")
-        if interrupt is not None:
-            break
+    try:
+        for need in pending:
+            rows = missing_rows(need, runs)  # a run measured just now may hold some of them
+            if not rows:
+                continue
+            workloads = workloads_for(need, rows, sel)
+            say(f"paper: {TABLE_TITLES[need.table]} ({need.runtime}): measuring "
+                f"{len(workloads)} of {len(need.keys)} workload(s) into {runs_dir}")
+            _, _, interrupt = measure(need.suite, workloads, devices[need.runtime],
+                                      options.settings[need.suite], runs_dir,
+                                      options.no_roofline)
+            _collect(runs_dir, before, runs, interrupt is not None, say)
+            if interrupt is not None:
+                break
+    except RunInterrupted as caught:  # outside the rounds: counting, saving, between runs
+        interrupt = caught
+    _collect(runs_dir, before, runs, interrupt is not None, say)
+    failed = any(r.get("status") != "ok" for run in runs if run.new
+                 for r in run.data["records"])
 
     report = build_report(options, needs, runs, interrupt, say)
     try:
@@ -547,7 +562,8 @@ def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None
 
 def summary(report: PaperReport) -> list[str]:
     """What ``fnbench paper`` prints on stdout: the status and the claims, one a line."""
-    lines = list(report.status[:1])
+    lines = list(report.status[:1]) + ([f"resume with: {report.resume}"] if report.resume
+                                       else [])
     for runtime, claims in report.claims.items():
         lines += [f"[{runtime}] {claim.line()}" if len(report.claims) > 1 else claim.line()
                   for claim in claims]
@@ -589,7 +605,7 @@ def build_report(options: PaperOptions, needs: Sequence[Need], runs: list[Loaded
     status = []
     if interrupt is not None:
         status.append(f"status: interrupted ({interrupt.signal_name}); every finished run is "
-                      f"kept; resume with: {resume_command(options)}")
+                      "kept; resume with the command below")
     elif not_measured:
         status.append(f"status: incomplete, {not_measured} row(s) not measured")
     else:
@@ -613,4 +629,5 @@ def build_report(options: PaperOptions, needs: Sequence[Need], runs: list[Loaded
              "are speeds (samples/s) or achieved FLOPS, so above 1 favours the claim; the "
              "paper's ratio comes from its published table for this device."]
     return PaperReport(sel.device, list(sel.runtimes), mode, batch, status, infos, claims,
-                       sections, approx, figures, notes)
+                       sections, approx, figures, notes,
+                       resume_command(options) if interrupt is not None else None)

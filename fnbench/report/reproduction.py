@@ -175,6 +175,7 @@ class PaperReport:
     table2: TextTable | str
     figures: list[Figure] | str
     notes: list[str] = field(default_factory=list)
+    resume: str | None = None  # the command that resumes an interrupted report
 
 
 # --- formatting ---------------------------------------------------------------------------
@@ -687,6 +688,9 @@ def render_markdown(report: PaperReport) -> str:
     runtimes = ", ".join(report.runtimes)
     lines = [f"# The FasterNet paper on {md_text(report.device)} ({md_text(runtimes)})", ""]
     lines += [md_text(line) + "  " for line in report.status] + [""]
+    if report.resume:
+        ticks = "``" if "`" in report.resume else "`"
+        lines += [f"resume with: {ticks}{report.resume}{ticks}", ""]
     lines += ["## Runs", "", "| run | table | runtime | path | status | records used | "
               "measured |", "|---|---|---|---|---|---|---|"]
     for info in report.runs:
@@ -765,6 +769,8 @@ def render_html(report: PaperReport) -> str:
            f"<title>{e(title)}</title><style>{_CSS}</style></head><body>",
            f"<h1>{e(title)}</h1>"]
     out += [f"<p>{e(line)}</p>" for line in report.status]
+    if report.resume:
+        out.append(f"<p>resume with: <code>{e(report.resume)}</code></p>")
     out += ["<h2>Runs</h2>", "<table>", "<tr>" + "".join(
         f"<th>{e(c)}</th>" for c in ("run", "table", "runtime", "path", "status",
                                      "records used", "measured")) + "</tr>"]
