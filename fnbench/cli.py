@@ -335,9 +335,7 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     from fnbench.devices import open_device
     from fnbench.report.runs import run_table
     from fnbench.report.status import run_state
-    from fnbench.report.table import render_markdown, render_rich
-    from fnbench.results import RunFileError, RunWriter, create_run_dir
-    from fnbench.runner import new_run
+    from fnbench.report.table import render_rich
 
     _check_slowdown_hook(workloads, host)
     device = open_device(device_name, runtime, threads, host, tuple(ssh_options or ()),
@@ -345,6 +343,30 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
     if host and settings.processes > 1:
         raise UsageError("--processes applies to this machine, not to a board over --host: "
                          "drop --processes")
+    run_dir, run, interrupt = _measure_into(suite, workloads, device, settings, out,
+                                            no_roofline, no_plots)
+    if interrupt is None:
+        stdout.print(render_rich(run_table(run), stdout.width))
+    state = run_state(run.to_dict())
+    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    if interrupt is not None:
+        raise typer.Exit(interrupt.exit_code)
+    if any(r.status != "ok" for r in run.records):
+        raise typer.Exit(1)
+
+
+def _measure_into(suite: str, workloads: Sequence[Workload], device: Any,
+                  settings: RunSettings, out: Path, no_roofline: bool = False,
+                  no_plots: bool = False) -> tuple[Path, Any, RunInterrupted | None]:
+    """Measure ``workloads`` on the opened ``device`` into a new run directory under ``out``
+    (``ops``, ``models`` and ``paper`` share it): the directory, the finished Run and the
+    interruption that ended it, if any. A signal before the run directory exists (while the
+    roofline is measured or the workloads are counted) propagates as RunInterrupted."""
+    from fnbench.report.runs import run_table
+    from fnbench.report.table import render_markdown
+    from fnbench.results import RunFileError, RunWriter, create_run_dir
+    from fnbench.runner import new_run
+
     roofline = None if no_roofline else _attached_roofline(device)
     history = history_identity(device, settings) if settings.history else None
     if history is not None:
@@ -373,14 +395,7 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
         if writer is None and not any(run_dir.iterdir()):
             run_dir.rmdir()
         _write_failed(writer, error)
-    if interrupt is None:
-        stdout.print(render_rich(run_table(writer.run), stdout.width))
-    state = run_state(writer.run.to_dict())
-    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
-    if interrupt is not None:
-        raise typer.Exit(interrupt.exit_code)
-    if any(r.status != "ok" for r in writer.run.records):
-        raise typer.Exit(1)
+    return run_dir, writer.run, interrupt
 
 
 def _add_to_history(identity: Any, run: Any) -> None:
@@ -530,6 +545,89 @@ def models(
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, _one_host(host), settings, out,
              ssh_option, remote_python, no_roofline, dtype, compile_mode, no_plots=no_plots)
+
+
+@app.command()
+def paper(
+    device: str = typer.Option(..., "--device", "-d", help="cpu, cuda or arm: the device the "
+                                                          "paper's tables are measured on."),
+    runtime: Optional[str] = typer.Option(None, "--runtime", "-r",
+                                          help="torch (default), onnxruntime, torch-compile, "
+                                               "or both (torch and onnxruntime; cpu and arm)."),
+    out: Path = typer.Option(..., "--out", "-o", parser=_out_folder, metavar="DIR",
+                             help="Folder of the report: index.md, index.html, runs/ (the runs "
+                                  "measured), figures/."),
+    quick: bool = QuickOpt,
+    reuse: bool = typer.Option(False, "--from", help="Reuse the saved runs given as arguments "
+                                                     "(run directories or run.json files); "
+                                                     "what they lack is measured. --from "
+                                                     "DIR/runs/* resumes an interrupted "
+                                                     "report."),
+    runs: Optional[list[Path]] = typer.Argument(None, metavar="RUN", show_default=False,
+                                                help="Saved runs, with --from."),
+    approx_weights: Optional[Path] = typer.Option(None, "--approx-weights",
+                                                  help="Table 2: a local ResNet-50 "
+                                                       "checkpoint."),
+    approx_images: Optional[Path] = typer.Option(None, "--approx-images",
+                                                 help="Table 2: a folder of local images."),
+    no_roofline: bool = NoRooflineOpt, no_history: bool = NoHistoryOpt,
+    tables: str = typer.Option("1,3,5", "--tables", help="Which of Tables 1, 3 and 5, "
+                                                        "comma-separated."),
+    op_names: str = typer.Option("conv,gconv,dwconv,pconv", "--ops",
+                                 help="Table 1's operators (a subset, for tests and quick "
+                                      "looks)."),
+    sizes: str = typer.Option("96x56x56,192x28x28,384x14x14,768x7x7", "--sizes",
+                              help="Table 1's feature maps, CxHxW comma-separated."),
+    layers: int = typer.Option(10, "--layers", help="Table 1's stacked layers per case."),
+    model_names: Optional[str] = typer.Option(None, "--models",
+                                              help="Only these models of Tables 3 and 5, "
+                                                   "comma-separated."),
+) -> None:
+    """The paper's Tables 1, 3 and 5 on a device, measured (or reused with --from) beside the
+    published numbers, its claims checked, as DIR/index.md and DIR/index.html."""
+    from fnbench.operators.grid import parse_operators, parse_sizes, split_list
+    from fnbench.reproduce import (PaperOptions, Selection, paper_mode, parse_runtimes,
+                                   parse_tables, run_paper, summary)
+
+    runtimes = parse_runtimes(device, runtime)
+    if runs and not reuse:
+        raise UsageError(f"{runs[0]}: saved runs go after --from, e.g. --from "
+                         f"{out}/runs/* (see fnbench paper --help)")
+    if reuse and not runs:
+        raise UsageError("--from names no run: give run directories or run.json files, e.g. "
+                         f"--from {out}/runs/*")
+    models = tuple(split_list(model_names)) if model_names is not None else None
+    if models is not None and not models:
+        raise UsageError("--models is empty: name at least one model of Table 3 or 5")
+    selection = Selection(device, runtimes, parse_tables(tables),
+                          tuple(parse_operators(op_names)), tuple(parse_sizes(sizes)), layers,
+                          models)
+    if layers < 1:
+        raise UsageError(f"--layers {layers} must be at least 1")
+    mode, batch = paper_mode(device)
+    given = [("--tables", tables, "1,3,5"), ("--ops", op_names, "conv,gconv,dwconv,pconv"),
+             ("--sizes", sizes, "96x56x56,192x28x28,384x14x14,768x7x7"),
+             ("--layers", str(layers), "10"), ("--models", model_names, None)]
+    settings = {
+        "ops": _settings(mode, batch if mode == "throughput" else None, 0,
+                         _protocol(quick, None, None, None, None, None, None),
+                         no_history=no_history),
+        "models": _settings(mode, batch if mode == "throughput" else None, 0,
+                            _protocol(quick, None, None, None, None, None, None,
+                                      MODELS_PROTOCOL), no_history=no_history)}
+    options = PaperOptions(selection, out, list(runs or ()), quick, settings, no_roofline,
+                           approx_weights, approx_images,
+                           [a for option, value, default in given if value != default
+                            for a in (option, value)])
+    with _interrupts():
+        try:
+            code, report = run_paper(options, _measure_into, lambda text: _say(stderr, text))
+        except RunInterrupted as interrupt:  # before or after the measurements
+            raise typer.Exit(interrupt.exit_code) from None
+    for line in summary(report):
+        _say(stdout, line)
+    _say(stderr, f"paper: wrote {out / 'index.md'} and {out / 'index.html'}")
+    raise typer.Exit(code)
 
 
 @app.command()
