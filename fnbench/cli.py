@@ -421,7 +421,10 @@ def _write_figures(run: Any, run_dir: Path) -> None:
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         from fnbench.figures import FiguresError, write_run_figures
-
+    except ImportError as error:
+        _say(stderr, f"warning: figures not written ({error}); the run is saved")
+        return
+    try:
         write_run_figures(run, run_dir)
     except FiguresError as error:
         for stem, failure in error.failures:

@@ -421,7 +421,10 @@ def table2(weights: Path | None, images: Path | None,
     except Exception as error:  # noqa: BLE001 - the tables measured so far are kept
         say(f"warning: Table 2 failed ({type(error).__name__}: {error})")
         return f"Table 2: failed ({type(error).__name__}: {error})"
-    return result if isinstance(result, (str, TextTable)) else str(result)
+    if isinstance(result, str):  # approx's note names its own options; paper's are prefixed
+        return result.replace("--weights", "--approx-weights").replace("--images",
+                                                                       "--approx-images")
+    return result if isinstance(result, TextTable) else str(result)
 
 
 def _relative(path: Path, base: Path) -> str:
