@@ -103,10 +103,13 @@ def copy_run(source: Path, folder: Path, edit=None) -> Path:
     return target
 
 
-def set_latency(record: dict, ms: float, spread: float) -> None:
-    """The record measured ``ms`` with a re-run interval of x/÷ (1 + spread)."""
+def set_latency(record: dict, ms: float, spread: float, within: float | None = None) -> None:
+    """The record measured ``ms`` with a re-run interval of x/÷ (1 + spread) and a within-run
+    one of x/÷ (1 + within) (``spread`` unless given)."""
+    within = spread if within is None else within
     record.update(latency_ms=ms, latency_lo_ms=ms / (1 + spread),
-                  latency_hi_ms=ms * (1 + spread), throughput=record["batch"] * 1e3 / ms,
+                  latency_hi_ms=ms * (1 + spread), latency_within_lo_ms=ms / (1 + within),
+                  latency_within_hi_ms=ms * (1 + within), throughput=record["batch"] * 1e3 / ms,
                   achieved_flops=record["flops"] * record["batch"] * 1e3 / ms)
 
 
@@ -204,7 +207,9 @@ def test_claims_without_re_run_intervals_are_undecided(reference_report):
     out, result = reference_report
     text = (out / "index.md").read_text()
     verdict, line = claim(text, "PConv reaches more FLOPS than DWConv")
-    assert verdict == "undecided" and "no re-run interval for 4 of 4" in line
+    # OPS is schema 2: within-run intervals only, which decide comparisons inside that one run
+    # (PConv reaches 3-10x DWConv's FLOPS there, far beyond its rounds' spread)
+    assert verdict == "yes" and "no re-run interval" not in line
     # the paper's own verdict and range, from the packaged Table 1 (CPU GFLOPS)
     cpu = TABLE1.set_index(["operator", "channels"]).cpu_flops_g
     ratios = [cpu["pconv3x3_r1/4", c] / cpu["dwconv3x3", c] for c in (96, 192, 384, 768)]
@@ -288,6 +293,29 @@ def test_claims_follow_the_numbers(tmp_path):
     html = (out / "index.html").read_text()
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(r"(src|href)=\"https?:", html)
+
+
+def test_records_of_one_run_are_compared_on_their_within_run_intervals(tmp_path):
+    """The machine's run-to-run drift moves every record of one run alike: two records of one
+    run are told apart by their within-run intervals, not by the wide re-run ones."""
+    def ops(data, within):
+        for record in data["records"]:
+            set_latency(record, record["latency_ms"], 0.6, within)
+        pconv = named(data, "pconv3x3_r1/4-split_cat-96x56x56")
+        conv = named(data, "conv3x3-96x56x56")
+        set_latency(pconv, conv["latency_ms"] / 1.5, 0.6, within)  # 1.5x faster than Conv
+
+    verdicts = {}
+    for within in (0.01, 0.6):
+        runs = [copy_run(OPS, tmp_path / f"in{within}", lambda d: ops(d, within))]
+        out = tmp_path / f"report{within}"
+        result = run_cli("paper", "--device", "cpu", "--tables", "1", "-o", str(out),
+                         "--from", *map(str, runs))
+        assert result.returncode == 0, result.stderr
+        text = (out / "index.md").read_text()
+        verdicts[within] = claim(text, "PConv is faster than Conv at every size")[0]
+    # re-run intervals of x/÷1.6 on both would hide a 1.5x difference; within-run ones do not
+    assert verdicts == {0.01: "yes", 0.6: "undecided"}
 
 
 def test_gpu_tables_are_throughput_beside_the_papers_fps(tmp_path):

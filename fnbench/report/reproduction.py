@@ -4,10 +4,12 @@ the published numbers, and the paper's claims checked one by one against the mea
 Pure data in, text out (no torch): :mod:`fnbench.reproduce` chooses the records, this module
 lays them out and renders ``index.md`` and ``index.html``.
 
-Every comparison uses the records' 95% re-run intervals (``latency_lo_ms``..``latency_hi_ms``):
-a ratio A/B is decided only when the quotient of the two intervals, ends divided crosswise,
+Every comparison uses the records' 95% intervals: the within-run ones
+(``latency_within_lo_ms``..) when both records come from one run (their interleaved rounds saw
+the same machine, so its run-to-run drift cancels), else the re-run ones (``latency_lo_ms``..).
+A ratio A/B is decided only when the quotient of the two intervals, ends divided crosswise,
 lies wholly above 1 ("yes") or wholly below it ("no"); otherwise, or when a record has no
-re-run interval (runs written by an older fnbench), it is "undecided". A claim over several
+such interval (runs written by an older fnbench), it is "undecided". A claim over several
 items (sizes, networks) is "yes" when every item is, "no" when any item is, else "undecided";
 a claim none of whose records exist is "not measured".
 """
@@ -444,10 +446,23 @@ def _paper_rate(value: Any, unit: str | None) -> float | None:
     return number if unit == "fps" else 1.0 / number
 
 
-def _ratio_of(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
+def _within_run(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record with its within-run interval in place of the re-run one: two records of one
+    run were measured in interleaved rounds, so the machine's run-to-run drift moved both
+    alike and does not belong in their ratio."""
+    low, high = record.get("latency_within_lo_ms"), record.get("latency_within_hi_ms")
+    return {**record, "latency_lo_ms": low, "latency_hi_ms": high}
+
+
+def _ratio_of(row_a: Row | None, row_b: Row | None,
               quantity: Callable[[Mapping[str, Any]], Value | None]) -> Value | None:
+    """A over B with its interval: from within-run intervals when both records come from the
+    same run, else from their re-run intervals."""
+    a, b = (row_a.record if row_a else None), (row_b.record if row_b else None)
     if not (usable(a) and usable(b)):
         return None
+    if row_a.run is not None and row_a.run == row_b.run:
+        a, b = _within_run(a), _within_run(b)
     qa, qb = quantity(a), quantity(b)
     if qa is None or qb is None or not qb.value:
         return None
@@ -488,7 +503,7 @@ def table1_claims(rows: Sequence[Row], device: str) -> list[Claim]:
                 continue
             pa, pb = published(ops[a], column), published(ops[b], column)
             label = f"{size} ({name})" if name else size
-            out.append(Item(label, size, _ratio_of(ops[a].record, ops[b].record, quantity),
+            out.append(Item(label, size, _ratio_of(ops[a], ops[b], quantity),
                             pa / pb if pa and pb else None))
         return out
 
@@ -564,8 +579,7 @@ def _model_items(pairs: Sequence[tuple[str, str]], records: Mapping[str, Row],
     for a, b in pairs:
         ra, rb = records.get(a), records.get(b)
         pa, pb = (_model_rate(table, a, key, device), _model_rate(table, b, key, device))
-        out.append(Item(b, b, _ratio_of(ra.record if ra else None, rb.record if rb else None,
-                                        speed),
+        out.append(Item(b, b, _ratio_of(ra, rb, speed),
                         pa / pb if pa and pb else None))
     return out
 
