@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from fnbench.errors import UsageError
-from fnbench.history import Spread, _pooled, entry_of
+from fnbench.history import Spread, pooled, entry_of
 from fnbench.measure import Interval, Measurement, Round, t975
 from fnbench.records import Record, Relative, Run
 
@@ -308,7 +308,7 @@ def side_spread(side: Side, relative: bool) -> SideSpread:
     spread, source = max(reversed(choices), key=lambda c: c[0].df)
     sd = spread.relative_sd if relative else spread.sd
     entries = [entry_of([r for r in run.records if r.status == "ok"]) or {} for run in side.runs]
-    variance, dof = _pooled([e.get("relative" if relative else "latency") or {}
+    variance, dof = pooled([e.get("relative" if relative else "latency") or {}
                              for e in entries])
     context = spread.context if spread.runs else None  # every prior is the same prior
     if dof < 1:

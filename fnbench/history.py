@@ -80,7 +80,7 @@ class Spread:
                    df=int(data["df"]), runs=int(data["runs"]), context=data.get("context"))
 
 
-def _pooled(entries: list[Mapping[str, float]]) -> tuple[float, int]:
+def pooled(entries: list[Mapping[str, float]]) -> tuple[float, int]:
     """Pooled variance of each key's values about its own mean, and the most repeats of one
     key minus one (the runs behind it: keys of one run move together, so they are not
     independent degrees of freedom)."""
@@ -110,8 +110,8 @@ def spread_from(entries: Iterable[Mapping[str, Any]], context: str | None = None
     """The spread that history ``entries`` (dicts with ``latency`` and ``relative`` maps of key
     to log estimate) show, combined with the prior."""
     entries = list(entries)
-    variance, runs = _pooled([e.get("latency") or {} for e in entries])
-    rel_variance, rel_runs = _pooled([e.get("relative") or {} for e in entries])
+    variance, runs = pooled([e.get("latency") or {} for e in entries])
+    rel_variance, rel_runs = pooled([e.get("relative") or {} for e in entries])
 
     def posterior(prior: float, var: float, n: int) -> float:
         weight = prior_weight(n)

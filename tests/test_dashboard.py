@@ -26,7 +26,7 @@ import pytest
 from conftest import REPO, assert_usage_error, cli_env, run_cli
 
 from fnbench.records import Record
-from fnbench.report.dashboard import DRAW_LIMIT, VERDICTS, fmt_ms, verdict, within_se
+from fnbench.report.dashboard import DRAW_LIMIT, VERDICTS, fmt_ms, verdict
 from fnbench.results import read_run
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -184,28 +184,18 @@ def record(latency: float, ci: float | None = None, rounds: int = 8, wl_hash: st
     return Record.from_dict(data)
 
 
-def test_within_se_comes_from_the_ci_else_the_rounds_else_nothing():
-    from fnbench.measure import t975
-
-    assert within_se(record(10, ci=0.05, rounds=8)) == pytest.approx(0.05 / t975(7))
-    rounds = [{"samples": [m / 1e3] * 3} for m in (10.0, 11.0, 9.0, 10.5)]
-    logs = [math.log(m) for m in (10.0, 11.0, 9.0, 10.5)]
-    mean = sum(logs) / 4
-    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 3)
-    assert within_se(record(10, measurement={"rounds": rounds})) == pytest.approx(sd / 2)
-    assert within_se(record(10, rounds=1)) == 0.0  # a fnbench 0.1 record: no within-run error
-
-
 def test_verdict_interval_takes_within_run_error_and_both_spreads():
     from fnbench.measure import Z95, t975
 
     base, new = record(10.0, ci=0.02), record(12.0, ci=0.03)
     found = verdict(base, new, 0.01, 0.02)
-    half = Z95 * math.sqrt((0.02 / t975(7)) ** 2 + (0.03 / t975(7)) ** 2 + 0.01 ** 2
-                           + 0.02 ** 2)
+    # both within-run errors (CI half-width / t(7)) and both spreads, at a t quantile between
+    # the normal one and that of the within-run parts' 7 degrees of freedom
+    sd = math.sqrt((0.02 / t975(7)) ** 2 + (0.03 / t975(7)) ** 2 + 0.01 ** 2 + 0.02 ** 2)
+    half = math.log(found.high / found.ratio)
     assert found.ratio == pytest.approx(1.2)
-    assert math.log(found.low) == pytest.approx(math.log(1.2) - half)
-    assert math.log(found.high) == pytest.approx(math.log(1.2) + half)
+    assert math.log(found.ratio / found.low) == pytest.approx(half)
+    assert Z95 * sd <= half <= t975(7) * sd
     assert found.kind == "slower"
 
 

@@ -31,8 +31,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from fnbench import __version__
 from fnbench.errors import UsageError
-from fnbench.history import PRIOR_SD
-from fnbench.measure import Z95, t975
+from fnbench.compare import SideSpread, estimate, ratio_interval, verdict as decide
+from fnbench.history import Spread
 from fnbench.records import Record, is_finite
 from fnbench.results import load_run, read_run, write_atomic
 
@@ -58,10 +58,8 @@ INSET = 8
 
 
 # --- Verdicts -------------------------------------------------------------------------------
-# STAND-IN FOR `fnbench compare` (issue 10, item 1), written before compare could be imported.
-# It follows compare's rule; at merge, swap `verdict`/`Verdict` for compare's and delete this
-# block (the page calls only `verdict(base, new, base_sd, new_sd, threshold)` and reads
-# `.kind`, `.ratio`, `.low`, `.high`).
+# The verdict is compare's (fnbench.compare): the same estimate, interval and rule, applied to
+# the latest run against the previous one.
 
 VERDICTS = ("slower", "faster", "changed", "noisy", "unchanged")
 
@@ -77,60 +75,33 @@ class Verdict:
     high: float | None = None
 
 
-def within_se(record: Record) -> float:
-    """Standard error (log scale) of a record's estimate within its run: from its 95%
-    confidence interval (``t975(rounds - 1) * se`` each side), else from its round medians,
-    else 0 (a fnbench 0.1 run: one stretch of samples, no usable within-run error)."""
-    lo, hi, est = record.latency_ci_low_ms, record.latency_ci_high_ms, record.latency_ms
-    if lo and hi and est and lo > 0 and hi >= lo:
-        t = t975(record.rounds - 1) if record.rounds and record.rounds >= 2 else Z95
-        return math.log(hi / lo) / (2 * t)
-    medians = []
-    for round_ in (record.measurement or {}).get("rounds") or ():
-        samples = sorted(s for s in round_.get("samples") or () if s and s > 0)
-        if samples:
-            mid = len(samples) // 2
-            medians.append(samples[mid] if len(samples) % 2 else
-                           math.sqrt(samples[mid - 1] * samples[mid]))
-    if len(medians) < 2:
-        return 0.0
-    logs = [math.log(m) for m in medians]
-    mean = sum(logs) / len(logs)
-    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))
-    return sd / math.sqrt(len(logs))
+def _side(sd: float | None, df: int | None) -> SideSpread:
+    """A run's recorded spread as compare reads it (the prior when the run has none)."""
+    if sd is None:
+        prior = Spread()
+        return SideSpread(prior.sd, prior.df, prior.sd, prior.df, "prior", None)
+    df = df if df else 10 ** 6
+    return SideSpread(sd, df, sd, df, "recorded", None)
 
 
 def verdict(base: Record, new: Record, base_sd: float | None = None,
-            new_sd: float | None = None, threshold: float = THRESHOLD) -> Verdict | None:
-    """NEW against BASE (same record key). The ratio NEW/BASE of ``latency_ms`` gets a 95%
-    interval on the log scale whose variance is both records' within-run se² plus both runs'
-    run-to-run spread sd² (``settings.spread.sd``; the prior ``PRIOR_SD`` when absent):
-    ``slower`` when the interval lies wholly above 1 + threshold, ``faster`` when wholly below
-    1 / (1 + threshold), ``noisy`` when its half-width exceeds log(1 + threshold), else
-    ``unchanged``; a differing ``workload_hash`` is ``changed`` (a different workload, no
-    ratio). None when either side has no latency."""
+            new_sd: float | None = None, threshold: float = THRESHOLD,
+            base_df: int | None = None, new_df: int | None = None) -> Verdict | None:
+    """NEW against BASE (same record key), by ``fnbench compare``'s rule: the ratio NEW/BASE
+    of the estimates with a 95% interval from both records' within-run errors and both runs'
+    run-to-run spread (``settings.spread``; the prior when a run has none); a differing
+    ``workload_hash`` is ``changed``. None when either side has no latency."""
     if base.workload_hash and new.workload_hash and base.workload_hash != new.workload_hash:
         return Verdict("changed")
     if not all(is_finite(v) and v > 0 for v in (base.latency_ms, new.latency_ms)):
         return None
-    log_ratio = math.log(new.latency_ms / base.latency_ms)
-    variance = (within_se(base) ** 2 + within_se(new) ** 2
-                + (PRIOR_SD if base_sd is None else base_sd) ** 2
-                + (PRIOR_SD if new_sd is None else new_sd) ** 2)
-    half = Z95 * math.sqrt(variance)
-    low, high = log_ratio - half, log_ratio + half
-    limit = math.log1p(threshold)
-    if low > limit:
-        kind = "slower"
-    elif high < -limit:
-        kind = "faster"
-    elif half > limit:
-        kind = "noisy"
-    else:
-        kind = "unchanged"
-    return Verdict(kind, math.exp(log_ratio), math.exp(low), math.exp(high))
-
-# --- end of the stand-in ----------------------------------------------------------------------
+    mine, theirs = estimate(base, None, False), estimate(new, None, False)
+    if mine is None or theirs is None:
+        return None
+    log_ratio, half, _ = ratio_interval([mine], [theirs], _side(base_sd, base_df),
+                                        _side(new_sd, new_df))
+    return Verdict(decide(log_ratio, half, threshold), math.exp(log_ratio),
+                   math.exp(log_ratio - half), math.exp(log_ratio + half))
 
 
 @dataclass
@@ -160,6 +131,7 @@ class RunInfo:
     dirty: bool
     href: str
     spread_sd: float | None
+    spread_df: int | None
     schema: str
     records: int
 
@@ -321,6 +293,7 @@ def summarize(file: Path) -> dict[str, Any] | str:
             "machine": _machine_label(environment, run.get("hostname")), "commit": commit,
             "dirty": dirty, "schema": run.get("upgraded_from") or run["schema"],
             "spread_sd": spread.get("sd") if is_finite(spread.get("sd")) else None,
+            "spread_df": spread.get("df") if isinstance(spread.get("df"), int) else None,
             "records": records}
 
 
@@ -390,7 +363,8 @@ class Dashboard:
             machine=self._machine(summary["machine"]), commit=summary["commit"],
             dirty=summary["dirty"],
             href=_href(results if results.exists() else path / "run.json", page_dir),
-            spread_sd=summary["spread_sd"], schema=summary["schema"],
+            spread_sd=summary["spread_sd"], spread_df=summary["spread_df"],
+            schema=summary["schema"],
             records=len(summary["records"]))
         self.runs.append(info)
         for position, (key, about, point) in enumerate(summary["records"]):
@@ -450,7 +424,7 @@ class Dashboard:
                     row["verdict"] = Verdict("changed")
             else:
                 row["verdict"] = verdict(old, record, previous.spread_sd, latest.spread_sd,
-                                         self.threshold)
+                                         self.threshold, previous.spread_df, latest.spread_df)
                 if row["verdict"] is None:
                     row["why"] = "no latency"
             rows.append(row)
