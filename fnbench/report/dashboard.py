@@ -844,7 +844,8 @@ PAGE = """<!doctype html>
 <section id="verdicts"><h2>Latest run against the previous run on the same machine</h2>
 <p class="explain">Per context (suite, device, runtime, threads, dtype, machine). The ratio
 latest / previous of each record's latency has a 95% interval on the log scale that takes both
-runs' within-run error and both machines' run-to-run spread (10% when a run did not record it):
+runs' within-run error and both runs' run-to-run spread (the 10% prior when a run did not
+record one), as <code>fnbench compare</code> decides:
 <span class="v v-slower">slower</span> when it lies wholly above 1 + threshold,
 <span class="v v-faster">faster</span> when wholly below 1 / (1 + threshold),
 <span class="v v-noisy">noisy</span> when it is wider than ± threshold,
