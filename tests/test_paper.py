@@ -295,27 +295,34 @@ def test_claims_follow_the_numbers(tmp_path):
     assert not re.search(r"(src|href)=\"https?:", html)
 
 
-def test_records_of_one_run_are_compared_on_their_within_run_intervals(tmp_path):
-    """The machine's run-to-run drift moves every record of one run alike: two records of one
-    run are told apart by their within-run intervals, not by the wide re-run ones."""
-    def ops(data, within):
+def test_records_of_one_run_are_compared_round_by_round(tmp_path):
+    """Two records of one run are compared on their rounds that ran back to back: a steady
+    1.5x between them is decided however wide their re-run intervals, and rounds whose
+    ratio swings from 0.5x to 4.5x are not."""
+    def ops(data, swing):
         for record in data["records"]:
-            set_latency(record, record["latency_ms"], 0.6, within)
-        pconv = named(data, "pconv3x3_r1/4-split_cat-96x56x56")
+            set_latency(record, record["latency_ms"], 0.6)  # re-run intervals x/÷ 1.6
         conv = named(data, "conv3x3-96x56x56")
-        set_latency(pconv, conv["latency_ms"] / 1.5, 0.6, within)  # 1.5x faster than Conv
+        pconv = named(data, "pconv3x3_r1/4-split_cat-96x56x56")
+        rounds = []
+        for i, taken in enumerate(conv["measurement"]["rounds"]):
+            wobble = swing if i % 2 else 1 / swing  # the pair's ratio, round by round
+            rounds.append({**taken, "samples": [x / 1.5 * wobble for x in taken["samples"]]})
+        pconv["measurement"] = {**pconv["measurement"], "rounds": rounds}
+        set_latency(pconv, conv["latency_ms"] / 1.5, 0.6)
 
     verdicts = {}
-    for within in (0.01, 0.6):
-        runs = [copy_run(OPS, tmp_path / f"in{within}", lambda d: ops(d, within))]
-        out = tmp_path / f"report{within}"
+    for swing in (1.01, 3.0):
+        runs = [copy_run(OPS, tmp_path / f"in{swing}", lambda d: ops(d, swing))]
+        out = tmp_path / f"report{swing}"
         result = run_cli("paper", "--device", "cpu", "--tables", "1", "-o", str(out),
                          "--from", *map(str, runs))
         assert result.returncode == 0, result.stderr
         text = (out / "index.md").read_text()
-        verdicts[within] = claim(text, "PConv is faster than Conv at every size")[0]
-    # re-run intervals of x/÷1.6 on both would hide a 1.5x difference; within-run ones do not
-    assert verdicts == {0.01: "yes", 0.6: "undecided"}
+        verdicts[swing] = claim(text, "PConv is faster than Conv at every size")[0]
+    # crosswise re-run intervals of x/÷1.6 each could not tell 1.5x apart; the paired rounds
+    # can, unless their ratio itself swings
+    assert verdicts == {1.01: "yes", 3.0: "undecided"}
 
 
 def test_gpu_tables_are_throughput_beside_the_papers_fps(tmp_path):

@@ -4,12 +4,12 @@ the published numbers, and the paper's claims checked one by one against the mea
 Pure data in, text out (no torch): :mod:`fnbench.reproduce` chooses the records, this module
 lays them out and renders ``index.md`` and ``index.html``.
 
-Every comparison uses the records' 95% intervals: the within-run ones
-(``latency_within_lo_ms``..) when both records come from one run (their interleaved rounds saw
-the same machine, so its run-to-run drift cancels), else the re-run ones (``latency_lo_ms``..).
-A ratio A/B is decided only when the quotient of the two intervals, ends divided crosswise,
-lies wholly above 1 ("yes") or wholly below it ("no"); otherwise, or when a record has no
-such interval (runs written by an older fnbench), it is "undecided". A claim over several
+A ratio A/B of two records of one run gets the 95% confidence interval of the ratio of their
+rounds that ran back to back (same slot: the machine's drift moved both alike); of records of
+different runs, the quotient of their 95% re-run intervals (``latency_lo_ms``..), ends divided
+crosswise. It is decided only when that interval lies wholly above 1 ("yes") or wholly below
+it ("no"); otherwise, or without an interval (runs written by fnbench 0.1 have one stretch of
+samples and no re-run interval), it is "undecided". A claim over several
 items (sizes, networks) is "yes" when every item is, "no" when any item is, else "undecided";
 a claim none of whose records exist is "not measured".
 """
@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from fnbench.published import (CITATION, PAPER_HARDWARE, SPEED_COLUMNS,
                                   TABLE1_FLOPS_COLUMNS, model_reference, paper_table,
                                   table1_reference)
+from fnbench.measure import Interval, Round
 from fnbench.report.table import TextTable, fmt
 
 VERDICTS = ("yes", "no", "undecided", "not measured")
@@ -446,27 +447,46 @@ def _paper_rate(value: Any, unit: str | None) -> float | None:
     return number if unit == "fps" else 1.0 / number
 
 
-def _within_run(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record with its within-run interval in place of the re-run one: two records of one
-    run were measured in interleaved rounds, so the machine's run-to-run drift moved both
-    alike and does not belong in their ratio."""
-    low, high = record.get("latency_within_lo_ms"), record.get("latency_within_hi_ms")
-    return {**record, "latency_lo_ms": low, "latency_hi_ms": high}
+def _paired_factor(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[float, float] | None:
+    """For two records of one run: the 95% confidence interval of B's latency over A's from
+    their rounds that ran back to back (same slot), as factors of its estimate; None when
+    fewer than two rounds pair up. The machine's drift moved both rounds of a pair alike."""
+    def medians(record: Mapping[str, Any]) -> dict[tuple, float]:
+        rounds = (record.get("measurement") or {}).get("rounds") or ()
+        out = {}
+        for data in rounds:
+            try:
+                taken = Round.from_dict(data)
+            except (KeyError, TypeError, ValueError):
+                return {}
+            if taken.samples:
+                out[tuple(taken.slot)] = taken.median
+        return out
+
+    mine, theirs = medians(a), medians(b)
+    ratios = [theirs[slot] / mine[slot] for slot in mine if slot in theirs and mine[slot] > 0]
+    interval = Interval.from_values(ratios)
+    if interval is None:
+        return None
+    return interval.ci_low / interval.estimate, interval.ci_high / interval.estimate
 
 
 def _ratio_of(row_a: Row | None, row_b: Row | None,
               quantity: Callable[[Mapping[str, Any]], Value | None]) -> Value | None:
-    """A over B with its interval: from within-run intervals when both records come from the
-    same run, else from their re-run intervals."""
+    """A over B with its 95% interval: for two records of one run, the confidence interval of
+    their paired rounds' ratio (drift cancels); else the re-run intervals divided crosswise."""
     a, b = (row_a.record if row_a else None), (row_b.record if row_b else None)
     if not (usable(a) and usable(b)):
         return None
-    if row_a.run is not None and row_a.run == row_b.run:
-        a, b = _within_run(a), _within_run(b)
     qa, qb = quantity(a), quantity(b)
     if qa is None or qb is None or not qb.value:
         return None
-    return qa.over(qb)
+    factor = _paired_factor(a, b) if row_a.run is not None and row_a.run == row_b.run \
+        else None
+    if factor is None:  # other runs, or one stretch of samples each (fnbench 0.1)
+        return qa.over(qb)
+    value = qa.value / qb.value
+    return Value(value, value * factor[0], value * factor[1])
 
 
 NAMES = {"conv": "Conv", "gconv": "GConv", "dwconv": "DWConv", "pconv": "PConv"}
