@@ -626,9 +626,12 @@ def build_report(options: PaperOptions, needs: Sequence[Need], runs: list[Loaded
     else:
         figures = write_figures(runs, options.out, sel.device, say)
         approx = table2(options.approx_weights, options.approx_images, say)
-    notes = ["Verdicts use the records' 95% re-run intervals: yes or no only when the "
-             "intervals of the ratio lie wholly on one side of 1, undecided when they overlap "
-             "or a run has none (older runs), not measured when a record is missing. Ratios "
+    notes = ["Each ratio has a 95% interval: for two records of one run, the confidence "
+             "interval of the ratio of their rounds that ran back to back (the machine's drift "
+             "moved both alike); for records of different runs, their 95% re-run intervals "
+             "divided crosswise. Yes or no only when the interval lies wholly on one side of "
+             "1, undecided when it holds 1 or there is none (fnbench 0.1 runs), not measured "
+             "when a record is missing. Ratios "
              "are speeds (samples/s) or achieved FLOPS, so above 1 favours the claim; the "
              "paper's ratio comes from its published table for this device."]
     return PaperReport(sel.device, list(sel.runtimes), mode, batch, status, infos, claims,
