@@ -188,7 +188,7 @@ def error_bars(ax: Axes, records: Sequence[Record], x: Sequence[float], y: Seque
     err = [low, high]
     container = ax.errorbar(xs, ys, xerr=err if axis == "x" else None,
                             yerr=err if axis == "y" else None, fmt="none", ecolor=color,
-                            elinewidth=0.8, capsize=2, capthick=0.8, zorder=2)
+                            elinewidth=0.8, capsize=2, capthick=0.8, zorder=4)
     for collection in container.lines[2]:
         collection.set_gid(gid)
     return container
