@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 
 from fnbench.devices import DEVICES, open_device
-from fnbench.devices.onnx_runtime import ParityError, parity, prepare_onnxruntime
+from fnbench.devices.onnx_runtime import (ParityError, export_onnx, exporter_order, parity,
+                                         prepare_onnxruntime)
 from fnbench.errors import UsageError
 from fnbench.fusion import count_batchnorm, fuse_batchnorm
 from fnbench.operators import operator_grid
@@ -40,7 +41,9 @@ def test_onnxruntime_matches_pytorch(op, impl):
     prepared = prepare_onnxruntime(small(op, impl), batch=1, seed=0, threads=1)
     notes = prepared.notes
     assert notes["parity_ok"] and notes["parity_rel_err"] <= 1e-3
-    assert notes["onnx_exporter"] == "dynamo"  # the fallback is for models, not the zoo
+    # operators go through TorchScript first (fast, same Conv/Slice/Concat graph), models
+    # through dynamo first: see fnbench.devices.onnx_runtime.EXPORTER_ORDER
+    assert notes["onnx_exporter"] == "torchscript"
     assert prepared.time_block(2) > 0
 
 
@@ -105,6 +108,16 @@ def test_torchscript_export_is_the_fallback_when_dynamo_fails(tmp_path):
                                    threads=1)
     assert prepared.notes["onnx_exporter"] == "torchscript"
     assert prepared.notes["parity_ok"] and prepared.time_block(2) > 0
+
+
+def test_exporters_are_tried_in_the_given_order_and_every_failure_is_named(tmp_path):
+    module, x = DataDependentBranch().eval(), torch.randn(1, 4, 8, 8)
+    assert export_onnx(module, x, tmp_path / "a.onnx", ("torchscript", "dynamo")) == \
+        "torchscript"
+    with pytest.raises(RuntimeError, match=r"ONNX export failed \(dynamo: "):
+        export_onnx(module, x, tmp_path / "b.onnx", ("dynamo",))
+    assert exporter_order(small("conv")) == ("torchscript", "dynamo")
+    assert exporter_order(_test_workload(DataDependentBranch)) == ("dynamo", "torchscript")
 
 
 def _bn_workload() -> Workload:

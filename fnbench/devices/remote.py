@@ -193,14 +193,15 @@ def export_job(workload: "Workload", batch: int, seed: int, folder: Path, index:
     import numpy as np
     import torch
 
-    from fnbench.devices.onnx_runtime import export_onnx
+    from fnbench.devices.onnx_runtime import export_onnx, exporter_order
     from fnbench.devices.torch_eager import build_for_inference, make_input
 
     module, notes = build_for_inference(workload, seed)
     x = make_input(workload, batch, seed)
     names = {"model": f"job{index}.onnx", "input": f"job{index}.in.npy",
              "reference": f"job{index}.ref.npy"}
-    notes["onnx_exporter"] = export_onnx(module, x, folder / names["model"])
+    notes["onnx_exporter"] = export_onnx(module, x, folder / names["model"],
+                                         exporter_order(workload))
     with torch.inference_mode():
         reference = module(x).numpy()
     np.save(folder / names["input"], x.numpy())
