@@ -165,7 +165,8 @@ def _protocol(quick: bool, warmup: int | None, round_time: float | None,
 
 
 def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, processes: int = 1,
-              no_reference: bool = False, no_history: bool = False) -> RunSettings:
+              no_reference: bool = False, no_history: bool = False,
+              target_ci: float | None = None) -> RunSettings:
     from fnbench.slowdown import slowdowns
 
     slowdowns()  # a malformed test hook is a usage error before any workload is built
@@ -185,7 +186,8 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
         raise UsageError(f"--processes {processes} must lie between 1 and 64")
     return RunSettings(modes=modes, throughput_batch=batch or DEFAULT_THROUGHPUT_BATCH,
                        seed=seed, protocol=protocol, processes=processes,
-                       reference=not no_reference, history=not no_history)
+                       reference=not no_reference, history=not no_history,
+                       target_given=target_ci is not None)
 
 
 @contextmanager
@@ -508,7 +510,7 @@ def ops(
 
     settings = _settings(mode, batch, seed, _protocol(quick, warmup, round_time, min_rounds,
                                                       max_rounds, max_time, target_ci),
-                         processes, no_reference, no_history)
+                         processes, no_reference, no_history, target_ci)
     workloads = operator_grid(parse_operators(op_names), parse_sizes(sizes), layers,
                               parse_ratio(ratio), groups, parse_impls(impl))
     _measure("ops", workloads, device, runtime, threads, _one_host(host), settings, out,
@@ -544,7 +546,8 @@ def models(
 
     protocol = _protocol(quick, warmup, round_time, min_rounds, max_rounds, max_time,
                          target_ci, MODELS_PROTOCOL)
-    settings = _settings(mode, batch, seed, protocol, processes, no_reference, no_history)
+    settings = _settings(mode, batch, seed, protocol, processes, no_reference, no_history,
+                         target_ci)
     workloads = model_workloads(select_models(model_set, model_names), weights)
     _measure("models", workloads, device, runtime, threads, _one_host(host), settings, out,
              ssh_option, remote_python, no_roofline, dtype, compile_mode, no_plots=no_plots)

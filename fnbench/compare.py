@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from fnbench.errors import UsageError
-from fnbench.history import Spread, pooled, entry_of
+from fnbench.history import Spread, entry_of, pooled
 from fnbench.measure import Interval, Measurement, Round, t975
 from fnbench.records import Record, Relative, Run
 
@@ -313,8 +313,8 @@ def side_spread(side: Side, relative: bool) -> SideSpread:
     context = spread.context if spread.runs else None  # every prior is the same prior
     if dof < 1:
         return SideSpread(sd, spread.df, sd, spread.df, source, context)
-    pooled = math.sqrt((spread.df * sd ** 2 + dof * variance) / (spread.df + dof))
-    return SideSpread(pooled, spread.df + dof, sd, spread.df,
+    combined = math.sqrt((spread.df * sd ** 2 + dof * variance) / (spread.df + dof))
+    return SideSpread(combined, spread.df + dof, sd, spread.df,
                       f"{source}, pooled with {len(side.runs)} repeats", context,
                       math.sqrt(variance), dof)
 

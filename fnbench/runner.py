@@ -47,6 +47,7 @@ class RunSettings:
     reference: bool = True
     spread: Spread = Spread()
     history: bool = True
+    target_given: bool = False
 
     def batch_for(self, mode: str) -> int:
         """Latency mode is batch 1, one sample per call; throughput mode uses the set batch."""
@@ -57,12 +58,15 @@ class RunSettings:
                 "seed": self.seed, "protocol": asdict(self.protocol),
                 "processes": self.processes, "reference": self.reference,
                 "spread": self.spread.to_dict(), "history": self.history,
-                "stop_target_rel": self.stop_target()}
+                "target_given": self.target_given, "stop_target_rel": self.stop_target()}
 
     def stop_target(self) -> float:
         """The within-run half-width at which a job stops: the protocol's target, or half the
-        between-run spread's when that is wider. Below it more rounds cannot narrow the
-        re-run interval, which the between-run spread then sets."""
+        between-run spread's when that is wider (below it more rounds cannot narrow the
+        re-run interval, which the between-run spread then sets); a target the user gave
+        (``--target-ci``) is kept as given."""
+        if self.target_given:
+            return self.protocol.target_rel_ci
         return max(self.protocol.target_rel_ci, math.expm1(self.spread.half_width()) / 2)
 
 

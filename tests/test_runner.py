@@ -217,7 +217,7 @@ def test_rounds_stop_once_the_run_to_run_spread_dominates():
     strict = Protocol(**{**TINY.__dict__, "target_rel_ci": 1e-6, "min_rounds": 3,
                          "max_rounds": 6, "max_time_s": 60.0})
     noisy_machine = RunSettings(protocol=strict, reference=False,
-                                spread=Spread(sd=0.3, df=20, runs=16))
+                                spread=Spread(sd=1.0, df=20, runs=16))
     quiet_machine = RunSettings(protocol=strict, reference=False,
                                 spread=Spread(sd=1e-7, relative_sd=1e-7, df=40, runs=36))
     (noisy,), _ = run_in_process(tiny_ops(["conv"]), noisy_machine)
@@ -225,4 +225,9 @@ def test_rounds_stop_once_the_run_to_run_spread_dominates():
     # more rounds cannot narrow an interval that the machine's spread sets: stop at the minimum
     assert noisy.rounds == 3 and noisy.converged
     assert quiet.rounds == 6 and not quiet.converged
-    assert noisy.latency_hi_ms / noisy.latency_ms > 2  # t(20) sqrt(2) 0.3 = 0.88 in log
+    assert noisy.latency_hi_ms / noisy.latency_ms > 10  # t(20) sqrt(2) 1.0 = 2.9 in log
+    # a target the user gave (--target-ci) is kept, however wide the machine's spread
+    given = RunSettings(protocol=strict, reference=False, target_given=True,
+                        spread=Spread(sd=1.0, df=20, runs=16))
+    (kept,), _ = run_in_process(tiny_ops(["conv"]), given)
+    assert given.stop_target() == strict.target_rel_ci and kept.rounds == 6
