@@ -200,8 +200,8 @@ def main() -> None:
     if args.runs < 2:
         parser.error("--runs must be at least 2: coverage compares runs with each other")
     runs, walls = [], []
-    cache = args.history or tempfile.mkdtemp(prefix="fnbench-coverage-history-")
-    env = {**os.environ, "FNBENCH_CACHE": cache}
+    scratch = None if args.history else tempfile.TemporaryDirectory(prefix="fnbench-coverage-")
+    env = {**os.environ, "FNBENCH_CACHE": args.history or scratch.name}
     for i in range(args.runs):
         started = time.perf_counter()
         done = subprocess.run([sys.executable, __file__, "--child", "--cases", ",".join(cases)],
@@ -212,6 +212,8 @@ def main() -> None:
         print(f"run {i + 1}/{args.runs}: {walls[-1]:.0f} s; run-to-run spread "
               f"{spread['sd'] * 100:.1f}% from {spread['runs']} earlier run(s); load average "
               f"{os.getloadavg()[0]:.1f}", flush=True)
+    if scratch is not None:
+        scratch.cleanup()
     summary = summarise(runs, cases)
     from fnbench.devices.fingerprint import cpu_model
 

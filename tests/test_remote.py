@@ -23,7 +23,8 @@ TIMED = {"latency_ms", "latency_lo_ms", "latency_hi_ms", "latency_ci_low_ms",
          "latency_ci_high_ms", "latency_p90_ms", "latency_median_ms", "latency_mean_ms",
          "latency_std_ms", "latency_min_ms", "latency_p99_ms", "latency_iqr_ms", "throughput",
          "achieved_flops", "samples", "rounds", "converged", "relative_latency", "relative_lo",
-         "relative_hi", "measurement", "notes", "key", "host", "device", "roofline_bound",
+         "relative_hi", "latency_within_lo_ms", "latency_within_hi_ms", "relative_within_lo",
+         "relative_within_hi", "measurement", "notes", "key", "host", "device", "roofline_bound",
          "roofline_fraction", "roofline_level"}
 
 
