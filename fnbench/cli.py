@@ -90,7 +90,7 @@ SeedOpt = typer.Option(0, "--seed", help="Seed for weights and inputs (0 to 2**6
 WarmupOpt = typer.Option(None, "--warmup", help="Warm-up calls when a workload is first "
                                                 "prepared (default 10; 2 with --quick).")
 RoundTimeOpt = typer.Option(None, "--round-time", help="Sampling seconds per round (default "
-                                                       "0.15 for ops, 0.25 for models).")
+                                                       "0.1 for ops, 0.25 for models).")
 MinRoundsOpt = typer.Option(None, "--min-rounds", help="Rounds every workload gets at least "
                                                        "(default 8; at least 2).")
 MaxRoundsOpt = typer.Option(None, "--max-rounds", help="Rounds a workload gets at most "

@@ -60,7 +60,7 @@ class Protocol:
     warmup_runs: int = 10
     warmup_time_s: float = 0.2
     round_warmup_runs: int = 1
-    round_time_s: float = 0.15
+    round_time_s: float = 0.1
     min_rounds: int = 8
     max_rounds: int = 40
     max_time_s: float = 5.0
