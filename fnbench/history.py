@@ -130,9 +130,15 @@ def context_digest(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def history_dir() -> Path:
+def cache_root() -> Path:
+    """fnbench's cache folder: ``$FNBENCH_CACHE``, else ``~/.cache/fnbench`` (run history here,
+    rooflines in :mod:`fnbench.roofline.store`)."""
     root = os.environ.get("FNBENCH_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "fnbench") / "history"
+    return Path(root) if root else Path.home() / ".cache" / "fnbench"
+
+
+def history_dir() -> Path:
+    return cache_root() / "history"
 
 
 def history_path(identity: Mapping[str, Any]) -> Path:

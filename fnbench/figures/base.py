@@ -117,6 +117,15 @@ def new_figure(width: float, height: float) -> Figure:
     return figure
 
 
+def say_nothing_to_plot(figure: Figure, message: str) -> Figure:
+    """``figure`` holding only ``message`` (gid ``message``), for runs with nothing to plot."""
+    ax = figure.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=LABEL,
+            transform=ax.transAxes, gid="message")
+    return figure
+
+
 def plain_number(value: float, _pos: Any = None) -> str:
     """Tick labels of a log axis as plain numbers: 0.5, 2, 10, 200, 5k."""
     if value <= 0:

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from fnbench.figures.base import (HIGHLIGHT, LABEL, NOTE, TITLE, as_run, as_runs, day,
                                   error_bars, family_styles, footnote, groups, interval_of,
                                   log_axis, log_limits, mode_key, mode_words, new_figure,
-                                  positive, style_axes, text, where)
+                                  positive, say_nothing_to_plot, style_axes, text, where)
 from fnbench.figures.labels import freeze_layout, place_labels
 from fnbench.records import Record, Run
 
@@ -117,11 +117,7 @@ def pareto_figure(runs: Any) -> Figure:
         titles = [f"{t}, run of {day(p[0])}" for t, p in zip(titles, panels)]
     figure = new_figure(9.0, 0.8 + 5.6 * max(len(panels), 1))
     if not panels:
-        ax = figure.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "No successful model records: nothing to plot.", ha="center",
-                va="center", fontsize=LABEL, transform=ax.transAxes, gid="message")
-        return figure
+        return say_nothing_to_plot(figure, "No successful model records: nothing to plot.")
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
     styles = family_styles(r.family for p in panels for r in p[3])
     limits = {}  # one speed axis per quantity, shared by every panel that plots it
@@ -195,11 +191,8 @@ def latency_flops_figure(run: Any) -> Figure:
     panels = list(groups(records, mode_key).items())
     figure = new_figure(9.0, 0.8 + 5.6 * max(len(panels), 1))
     if not panels:
-        ax = figure.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "No model has both a latency and a FLOP count: nothing to plot.",
-                ha="center", va="center", fontsize=LABEL, transform=ax.transAxes, gid="message")
-        return figure
+        return say_nothing_to_plot(
+            figure, "No model has both a latency and a FLOP count: nothing to plot.")
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
     styles = family_styles(r.family for r in records)
     to_label = []

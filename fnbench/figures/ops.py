@@ -10,7 +10,7 @@ from matplotlib.patches import Patch
 
 from fnbench.figures.base import (LABEL, NOTE, TICK, TITLE, as_run, error_bars, footnote,
                                   groups, mode_key, mode_words, new_figure, positive,
-                                  ratio_range, style_axes, text, where)
+                                  ratio_range, say_nothing_to_plot, style_axes, text, where)
 from fnbench.figures.labels import freeze_layout
 from fnbench.records import Record
 from fnbench.published import CITATION, PAPER_HARDWARE, table1_reference
@@ -79,11 +79,8 @@ def operator_flops_figure(run: Any) -> Figure:
     panels = list(groups(records, mode_key).items())
     figure = new_figure(10.0, 0.9 + 4.6 * max(len(panels), 1))
     if not panels:
-        ax = figure.add_subplot()
-        ax.set_axis_off()
-        ax.text(0.5, 0.5, "No operator has an achieved FLOPS: nothing to plot.", ha="center",
-                va="center", fontsize=LABEL, transform=ax.transAxes, gid="message")
-        return figure
+        return say_nothing_to_plot(figure,
+                                   "No operator has an achieved FLOPS: nothing to plot.")
     axes = figure.subplots(len(panels), 1, squeeze=False)[:, 0]
     hardware = PAPER_HARDWARE.get(run.device)
     any_paper = False

@@ -15,15 +15,15 @@ import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from fnbench.history import cache_root
+
 SCHEMA = "fnbench.roofline/1"
 #: Bumped when the kernels, sizes or protocol change: older entries are then not reused.
 METHOD_VERSION = 1
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("FNBENCH_CACHE")
-    base = Path(root) if root else Path.home() / ".cache" / "fnbench"
-    return base / "rooflines"
+    return cache_root() / "rooflines"
 
 
 def cache_key(identity: Mapping[str, Any]) -> str:
