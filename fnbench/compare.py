@@ -367,6 +367,12 @@ def verdict(log_ratio: float, half_width: float, threshold: float) -> str:
     return "unchanged"
 
 
+def resolvable(half_width: float, threshold: float) -> float:
+    """The smallest slowdown (a fraction) that an interval ``half_width`` wide (log scale)
+    would call ``slower`` at ``threshold``: its lower end must clear 1 + threshold."""
+    return math.expm1(math.log1p(threshold) + half_width)
+
+
 def welch_df(parts: Iterable[tuple[float, float]]) -> float:
     """Welch-Satterthwaite degrees of freedom of a sum of variance estimates (variance, df);
     parts without degrees of freedom count as known exactly."""
@@ -460,11 +466,15 @@ def compare_entry(key: str, entry: _Entry, thresholds: Thresholds, relative: boo
         what = "relative latency" if relative else "latency"
         return Row(verdict="skipped", reason=f"a run has no {what} for this record", **row)
     log_ratio, half, df = ratio_interval(base, new, *spreads)
+    decided = verdict(log_ratio, half, threshold)
     notes = []
+    if decided == "noisy":
+        notes.append(f"only a change beyond +{resolvable(half, threshold) * 100:.0f}% would "
+                     "be slower: add runs a side (--base/--new repeated)")
     if not all(r.workload_hash for _, r in entry.base + entry.new):
         notes.append("workload hash unknown on one side (a schema-1 model record): not "
                      "checked")
-    return Row(verdict=verdict(log_ratio, half, threshold),
+    return Row(verdict=decided,
                base=math.exp(sum(e.log for e in base) / len(base)),
                new=math.exp(sum(e.log for e in new) / len(new)),
                ratio=math.exp(log_ratio), low=math.exp(log_ratio - half),
