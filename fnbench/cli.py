@@ -914,9 +914,9 @@ def dashboard(
                                     help="Percent change below which a record is not called "
                                          "faster or slower."),
 ) -> None:
-    """One static, offline HTML page of every run under FOLDER: the latest run's verdicts
-    against the previous run on the same machine, each workload's latency over time, filters
-    and links to each run (no torch needed)."""
+    """One static, offline HTML page of every run under FOLDER: the latest commit's verdicts
+    against the previous commit's runs on the same machine, each workload's latency over time,
+    filters and links to each run (no torch needed)."""
     from fnbench.report.dashboard import build
     from fnbench.results import RunFileError
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, assert_usage_error, cli_env, run_cli
 
-from fnbench.records import Record
-from fnbench.report.dashboard import DRAW_LIMIT, VERDICTS, fmt_ms, verdict
+from fnbench.compare import compare, load_side
+from fnbench.report.dashboard import DRAW_LIMIT, VERDICTS, fmt_ms
 from fnbench.results import read_run
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -141,7 +141,7 @@ def rendered(page: Path, fragment: str = "") -> Node:
 def synthetic_run(folder: Path, name: str = "fasternet_t0", host: str = "box",
                   cpu: str = "Some CPU", started: str = "2026-12-01T10:00:00+00:00",
                   latency: float = 10.0, commit: str = "abc1234def", spread: float = 0.02,
-                  runtime: str = "torch", suite: str = "models") -> Path:
+                  runtime: str = "torch", suite: str = "models", dirty: bool = False) -> Path:
     """A minimal schema-3 run of one record, with its results.md."""
     folder.mkdir(parents=True)
     key = f"{suite}|model={name}|device=cpu|runtime={runtime}|mode=latency|batch=1|threads=1"
@@ -154,9 +154,10 @@ def synthetic_run(folder: Path, name: str = "fasternet_t0", host: str = "box",
               "rounds": 8}
     run = {"schema": "fnbench.run/3", "suite": suite, "device": "cpu", "runtime": runtime,
            "threads": 1, "started": started, "fnbench_version": "0.1.0", "status": "complete",
-           "settings": {"dtype": "fp32", "spread": {"sd": spread}},
+           "settings": {"dtype": "fp32", "spread": {"sd": spread, "relative_sd": spread,
+                                                    "df": 30, "runs": 30, "context": host}},
            "environment": {"hostname": host, "cpu": {"model": cpu},
-                           "fnbench": {"git": {"commit": commit, "dirty": False}}},
+                           "fnbench": {"git": {"commit": commit, "dirty": dirty}}},
            "records": [record], "reference": None, "planned": []}
     (folder / "run.json").write_text(json.dumps(run))
     (folder / "results.md").write_text(f"# {name}\n")
@@ -167,62 +168,6 @@ def build(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     result = run_cli("dashboard", str(folder), "-o", str(out), *extra)
     assert result.returncode == 0, result.stderr
     return result
-
-
-# --- the verdict rule ----------------------------------------------------------------------
-
-def record(latency: float, ci: float | None = None, rounds: int = 8, wl_hash: str = "h",
-           **extra) -> Record:
-    """A record of ``latency`` ms whose 95% CI is latency * exp(+-ci)."""
-    data = {"key": "k", "workload_hash": wl_hash, "name": "n", "suite": "ops",
-            "family": "operator", "device": "cpu", "runtime": "torch", "mode": "latency",
-            "batch": 1, "threads": 1, "input_shape": (), "spec": {}, "meta": {},
-            "latency_ms": latency, "rounds": rounds, **extra}
-    if ci is not None:
-        data["latency_ci_low_ms"] = latency * math.exp(-ci)
-        data["latency_ci_high_ms"] = latency * math.exp(ci)
-    return Record.from_dict(data)
-
-
-def test_verdict_interval_takes_within_run_error_and_both_spreads():
-    from fnbench.measure import Z95, t975
-
-    base, new = record(10.0, ci=0.02), record(12.0, ci=0.03)
-    found = verdict(base, new, 0.01, 0.02)
-    # both within-run errors (CI half-width / t(7)) and both spreads, at a t quantile between
-    # the normal one and that of the within-run parts' 7 degrees of freedom
-    sd = math.sqrt((0.02 / t975(7)) ** 2 + (0.03 / t975(7)) ** 2 + 0.01 ** 2 + 0.02 ** 2)
-    half = math.log(found.high / found.ratio)
-    assert found.ratio == pytest.approx(1.2)
-    assert math.log(found.ratio / found.low) == pytest.approx(half)
-    assert Z95 * sd <= half <= t975(7) * sd
-    assert found.kind == "slower"
-
-
-@pytest.mark.parametrize("new,sd,kind", [
-    (12.0, 0.01, "slower"),  # log 1.2 = 0.18 +- 0.03: wholly above log 1.05
-    (8.0, 0.01, "faster"),
-    (10.2, 0.01, "unchanged"),  # +- 0.03 around log 1.02: neither side, narrower than 5%
-    (10.2, 0.05, "noisy"),  # half-width 1.96 * 0.07 = 0.14 > log 1.05
-    (12.0, None, "noisy"),  # no recorded spread: the 10% prior on each side, +- 0.28
-])
-def test_verdict_kinds(new, sd, kind):
-    assert verdict(record(10.0, ci=0.001), record(new, ci=0.001), sd, sd).kind == kind
-
-
-def test_verdict_faster_needs_the_whole_interval_below_one_over_one_plus_threshold():
-    # ratio 1/1.06 with a tiny interval lies below 1/1.05: faster; 1/1.04 does not
-    assert verdict(record(10.6), record(10.0), 0.001, 0.001).kind == "faster"
-    assert verdict(record(10.4), record(10.0), 0.001, 0.001).kind == "unchanged"
-    assert verdict(record(10.0), record(10.6), 0.001, 0.001, threshold=0.10).kind == "unchanged"
-
-
-def test_a_changed_workload_hash_is_changed_whatever_the_latency():
-    found = verdict(record(10.0, wl_hash="a"), record(10.0, wl_hash="b"), 0.01, 0.01)
-    assert found.kind == "changed" and found.ratio is None
-    # an unknown hash (an old models run) is no change
-    assert verdict(record(10.0, wl_hash=None), record(10.0, wl_hash="b"), 0.001,
-                   0.001).kind == "unchanged"
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -313,6 +258,58 @@ def test_machines_get_separate_labelled_series_and_own_verdicts(tmp_path):
                                                          a.all("tr") if "data-verdict" in tr.attrs]
                 for a in tree.all("article", cls="context")}
     assert verdicts == {"alpha (Some CPU)": ["unchanged"], "beta (Some CPU)": ["faster"]}
+
+
+def _verdict_articles(page: Path) -> list[tuple[str, dict[str, str]]]:
+    """Each verdict article's first paragraph as text, and its verdict per workload."""
+    text = page.read_text()
+    firsts = [html.unescape(re.sub(r"<[^>]+>", "", p)) for p in
+              re.findall(r'<article class="context"[^>]*><h3>.*?</h3><p>(.*?)</p>', text, re.S)]
+    articles = dom(text).all("article", cls="context")
+    assert len(firsts) == len(articles)
+    return [(" ".join(first.split()),
+             {tr.all("td")[0].text(): tr.attrs["data-verdict"] for tr in a.all("tr")
+              if "data-verdict" in tr.attrs})
+            for first, a in zip(firsts, articles)]
+
+
+def test_the_latest_commits_repeats_are_compared_with_the_previous_commits(tmp_path):
+    """CI stores several runs per commit: the page compares the latest commit's runs with the
+    previous commit's, all repeats pooled, exactly as `fnbench compare` does on them; a run
+    with uncommitted changes is code of its own; one commit throughout falls back to the
+    latest run against the one before it."""
+    runs = tmp_path / "runs"
+    plan = [("a" * 40, 10.0), ("a" * 40, 10.2), ("a" * 40, 9.8),
+            ("b" * 40, 13.0), ("b" * 40, 13.3), ("b" * 40, 12.8)]
+    paths = []
+    for hour, (commit, latency) in enumerate(plan):
+        paths.append(synthetic_run(runs / f"r{hour}", commit=commit, latency=latency,
+                                   started=f"2026-12-01T{10 + hour:02d}:00:00+00:00"))
+    page = tmp_path / "out" / "page.html"
+    build(runs, page)
+    ((text, rows),) = _verdict_articles(page)
+    assert "latest 3 runs of commit bbbbbbbbbb" in text, text
+    assert "against previous 3 runs of commit aaaaaaaaaa" in text, text
+    expected = compare(load_side("BASE", paths[:3]), load_side("NEW", paths[3:]))
+    assert rows == {r.name: r.verdict for r in expected.rows} == {"fasternet_t0": "slower"}
+    # a dirty run after them is new code: the three runs of b are its BASE
+    paths.append(synthetic_run(runs / "r6", commit="b" * 40, latency=13.1, dirty=True,
+                               started="2026-12-01T16:00:00+00:00"))
+    build(runs, page)
+    ((text, rows),) = _verdict_articles(page)
+    assert "against previous 3 runs of commit bbbbbbbbbb" in text, text
+    expected = compare(load_side("BASE", paths[3:6]), load_side("NEW", paths[6:]))
+    assert rows == {r.name: r.verdict for r in expected.rows}
+    assert rows["fasternet_t0"] != "slower"
+    # one commit throughout: the latest run against the one before it
+    same = tmp_path / "same"
+    for hour, latency in enumerate((10.0, 10.1, 13.0)):
+        synthetic_run(same / f"r{hour}", latency=latency,
+                      started=f"2026-12-01T{10 + hour:02d}:00:00+00:00")
+    build(same, page)
+    ((text, rows),) = _verdict_articles(page)
+    assert text.startswith("latest r2 ") and "against previous r1 " in text, text
+    assert rows == {"fasternet_t0": "slower"}
 
 
 def test_links_are_relative_to_the_page(tmp_path):
@@ -435,11 +432,10 @@ def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs)
                   if a.all("a")[0].text() == newest.name]
     rows = {tr.all("td")[0].text(): tr.attrs["data-verdict"] for tr in context.all("tr")
             if "data-verdict" in tr.attrs}
-    old, new = torch_runs
-    spreads = [run.settings["spread"]["sd"] for run in (old, new)]
-    expected = {r.name: verdict(next(o for o in old.records if o.key == r.key), r,
-                                *spreads).kind for r in new.records}
-    assert rows == expected and set(rows.values()) <= set(VERDICTS)
+    previous = min((p for run, p in fresh if run.runtime == "torch"), key=lambda p: p.name)
+    expected = compare(load_side("BASE", [previous]), load_side("NEW", [newest]))
+    assert rows == {r.name: r.verdict for r in expected.rows}
+    assert set(rows.values()) <= set(VERDICTS)
     # every run is linked, relative to the page, and each link resolves
     links = {a.attrs["href"] for a in tree.all("table", cls="runs")[0].all("a")}
     assert len(links) == 12

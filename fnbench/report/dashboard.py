@@ -4,8 +4,9 @@ The page is self-contained and works offline: hand-built inline SVG (no plotting
 CDN), a little inline CSS and script (filters, hover), and the data every figure was drawn from
 as JSON inside the page. It shows
 
-- for every context (suite, device, runtime, threads, dtype and machine) the latest run's
-  verdict on each record against the previous run of that context;
+- for every context (suite, device, runtime, threads, dtype and machine) ``fnbench compare``'s
+  verdict on each record, the latest commit's runs against the previous commit's (see
+  :func:`latest_against_previous`);
 - each workload's latency (the record's estimate) run after run, one series per machine, with
   its 95% interval as a band; a series longer than ``DRAW_LIMIT`` points is drawn from
   per-pixel buckets (the line keeps each bucket's lowest and highest estimate, the band its
@@ -31,8 +32,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from fnbench import __version__
 from fnbench.errors import UsageError
-from fnbench.compare import SideSpread, estimate, ratio_interval, verdict as decide
-from fnbench.history import Spread
+from fnbench.compare import Side, Thresholds, compare
 from fnbench.records import Record, is_finite
 from fnbench.results import load_run, read_run, write_atomic
 
@@ -44,6 +44,8 @@ MARK_LIMIT = 150
 PARALLEL_FROM = 64
 #: Verdict threshold: a change smaller than 5% is not called faster or slower.
 THRESHOLD = 0.05
+#: Runs of one commit compared together as repeats, at most (the latest of them).
+MAX_REPEATS = 10
 #: Verdict tables longer than this fold their noisy and unchanged rows away.
 SHOW_ALL_UP_TO = 12
 QUIET = ("noisy", "unchanged")
@@ -58,8 +60,8 @@ INSET = 8
 
 
 # --- Verdicts -------------------------------------------------------------------------------
-# The verdict is compare's (fnbench.compare): the same estimate, interval and rule, applied to
-# the latest run against the previous one.
+# The verdict is fnbench compare's own, on the latest commit's runs against the previous
+# commit's (see latest_against_previous).
 
 VERDICTS = ("slower", "faster", "changed", "noisy", "unchanged")
 
@@ -75,33 +77,28 @@ class Verdict:
     high: float | None = None
 
 
-def _side(sd: float | None, df: int | None) -> SideSpread:
-    """A run's recorded spread as compare reads it (the prior when the run has none)."""
-    if sd is None:
-        prior = Spread()
-        return SideSpread(prior.sd, prior.df, prior.sd, prior.df, "prior", None)
-    df = df if df else 10 ** 6
-    return SideSpread(sd, df, sd, df, "recorded", None)
+def same_code(a: "RunInfo", b: "RunInfo") -> bool:
+    """Whether two runs measured one commit without uncommitted changes: repeats of one code."""
+    return a.commit is not None and a.commit == b.commit and not a.dirty and not b.dirty
 
 
-def verdict(base: Record, new: Record, base_sd: float | None = None,
-            new_sd: float | None = None, threshold: float = THRESHOLD,
-            base_df: int | None = None, new_df: int | None = None) -> Verdict | None:
-    """NEW against BASE (same record key), by ``fnbench compare``'s rule: the ratio NEW/BASE
-    of the estimates with a 95% interval from both records' within-run errors and both runs'
-    run-to-run spread (``settings.spread``; the prior when a run has none); a differing
-    ``workload_hash`` is ``changed``. None when either side has no latency."""
-    if base.workload_hash and new.workload_hash and base.workload_hash != new.workload_hash:
-        return Verdict("changed")
-    if not all(is_finite(v) and v > 0 for v in (base.latency_ms, new.latency_ms)):
-        return None
-    mine, theirs = estimate(base, None, False), estimate(new, None, False)
-    if mine is None or theirs is None:
-        return None
-    log_ratio, half, _ = ratio_interval([mine], [theirs], _side(base_sd, base_df),
-                                        _side(new_sd, new_df))
-    return Verdict(decide(log_ratio, half, threshold), math.exp(log_ratio),
-                   math.exp(log_ratio - half), math.exp(log_ratio + half))
+def latest_against_previous(runs: Sequence["RunInfo"]
+                            ) -> tuple[list["RunInfo"], list["RunInfo"]]:
+    """(previous, latest) of one context's runs in time order: the latest run with the runs
+    of the same code right before it, against the runs of the code before that (each side its
+    ``MAX_REPEATS`` latest). When every run measured the same code, the latest run against the
+    one before it. ([], latest) for a single run."""
+    end = len(runs) - 1
+    start = end
+    while start > 0 and same_code(runs[start - 1], runs[end]):
+        start -= 1
+    if start == 0:
+        return list(runs[-2:-1]), list(runs[-1:])
+    first = last = start - 1
+    while first > 0 and same_code(runs[first - 1], runs[last]):
+        first -= 1
+    return (list(runs[max(first, last + 1 - MAX_REPEATS):last + 1]),
+            list(runs[max(start, end + 1 - MAX_REPEATS):]))
 
 
 @dataclass
@@ -130,8 +127,6 @@ class RunInfo:
     commit: str | None
     dirty: bool
     href: str
-    spread_sd: float | None
-    spread_df: int | None
     schema: str
     records: int
 
@@ -271,7 +266,6 @@ def summarize(file: Path) -> dict[str, Any] | str:
         return f"not a readable fnbench run ({type(error).__name__}: {error})"
     environment = run.get("environment") if isinstance(run.get("environment"), dict) else {}
     settings = run.get("settings") if isinstance(run.get("settings"), dict) else {}
-    spread = settings.get("spread") if isinstance(settings.get("spread"), dict) else {}
     commit, dirty = _git(environment)
     records = []
     for record in run["records"]:
@@ -292,8 +286,6 @@ def summarize(file: Path) -> dict[str, Any] | str:
             "compile_mode": settings.get("compile_mode"), "status": run["status"],
             "machine": _machine_label(environment, run.get("hostname")), "commit": commit,
             "dirty": dirty, "schema": run.get("upgraded_from") or run["schema"],
-            "spread_sd": spread.get("sd") if is_finite(spread.get("sd")) else None,
-            "spread_df": spread.get("df") if isinstance(spread.get("df"), int) else None,
             "records": records}
 
 
@@ -363,7 +355,6 @@ class Dashboard:
             machine=self._machine(summary["machine"]), commit=summary["commit"],
             dirty=summary["dirty"],
             href=_href(results if results.exists() else path / "run.json", page_dir),
-            spread_sd=summary["spread_sd"], spread_df=summary["spread_df"],
             schema=summary["schema"],
             records=len(summary["records"]))
         self.runs.append(info)
@@ -401,37 +392,40 @@ class Dashboard:
             groups.setdefault(run.context, []).append(run)
         return sorted(groups.values(), key=lambda runs: -runs[-1].index)
 
-    def verdict_rows(self, previous: RunInfo, latest: RunInfo
+    def verdict_rows(self, previous: Sequence[RunInfo], latest: Sequence[RunInfo]
                      ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-        """One row per record in both runs (the verdict, or why there is none), then the names
-        of the records only in the latest run and only in the previous one."""
-        base, new = read_run(previous.path), read_run(latest.path)
-        theirs = {r.key: r for r in base.records if r.key}
-        rows, only_new = [], []
-        for position, record in enumerate(new.records):
-            old = theirs.pop(record.key, None) if record.key else None
-            if old is None:
-                only_new.append(_label(record))
+        """One row per record in both sides, with ``fnbench compare``'s verdict on the runs
+        (or why there is none), then the names of the records only in the latest runs and
+        only in the previous ones."""
+        sides = [Side(label, tuple(r.path for r in runs), tuple(read_run(r.path) for r in runs))
+                 for label, runs in (("BASE", previous), ("NEW", latest))]
+        records = {r.key: r for side in sides for run in side.runs for r in run.records}
+        comparison = compare(*sides, Thresholds(self.threshold))
+        rows, only_new, only_old = [], [], []
+        for position, row in enumerate(comparison.rows):
+            label = _label(records[row.key])
+            if row.verdict in ("only_new", "only_base"):
+                (only_new if row.verdict == "only_new" else only_old).append(label)
                 continue
-            row = {"name": record.name, "mode": record.mode, "batch": record.batch,
-                   "new": record, "old": old, "verdict": None, "why": None,
-                   "position": position}
-            if record.status != "ok" or old.status != "ok":
-                row["why"] = "error in the " + ("latest" if record.status != "ok" else
-                                                "previous") + " run"
-                if record.workload_hash and old.workload_hash and \
-                        record.workload_hash != old.workload_hash:
-                    row["verdict"] = Verdict("changed")
-            else:
-                row["verdict"] = verdict(old, record, previous.spread_sd, latest.spread_sd,
-                                         self.threshold, previous.spread_df, latest.spread_df)
-                if row["verdict"] is None:
-                    row["why"] = "no latency"
-            rows.append(row)
+            found = None
+            if row.verdict in VERDICTS:
+                found = Verdict(row.verdict, row.ratio, row.low, row.high)
+            why = {"errored": "error in the latest run",
+                   "skipped": "error in the previous run"
+                   if row.reason and row.reason.startswith("error") else row.reason
+                   }.get(row.verdict)
+            errors = {side.label: next((r.error for run in side.runs for r in run.records
+                                        if r.key == row.key and r.status != "ok"), None)
+                      for side in sides}
+            record = records[row.key]
+            mode = record.mode + (f" b{record.batch}" if record.mode != "latency" else "")
+            rows.append({"name": record.name, "mode": mode, "verdict": found, "why": why,
+                         "position": position, "old": row.base, "new": row.new,
+                         "old_error": errors["BASE"], "new_error": errors["NEW"]})
         rank = {kind: i for i, kind in enumerate(VERDICTS)}
         rows.sort(key=lambda r: (rank[r["verdict"].kind] if r["verdict"] else len(rank),
                                  r["position"]))
-        return rows, only_new, [_label(r) for r in theirs.values()]
+        return rows, only_new, only_old
 
     # -- rendering -------------------------------------------------------------------------
 
@@ -513,8 +507,8 @@ class Dashboard:
                              f'One run ({_run_link(latest)}): nothing to compare it with.'
                              '</p></article>')
                 continue
-            previous = runs[-2]
-            rows, only_new, only_old = self.verdict_rows(previous, latest)
+            before, after = latest_against_previous(runs)
+            rows, only_new, only_old = self.verdict_rows(before, after)
             counts: dict[str, int] = {}
             for row in rows:
                 kind = row["verdict"].kind if row["verdict"] else "none"
@@ -533,12 +527,12 @@ class Dashboard:
                 table += (f'<details class="quiet"><summary>{what_quiet} record(s)</summary>'
                           f"{_verdict_table(quiet)}</details>")
             unmatched = "".join(
-                f'<p class="unmatched" data-only="{side}">only in the {side} run '
+                f'<p class="unmatched" data-only="{side}">only in the {side} run(s) '
                 f'({len(names)}): {e(", ".join(names))}</p>'
                 for side, names in (("latest", only_new), ("previous", only_old)) if names)
             parts.append(
                 f'<article class="context" {attrs}><h3>{what}</h3>'
-                f'<p>latest {_run_link(latest)} against previous {_run_link(previous)} '
+                f'<p>latest {_side_links(after)} against previous {_side_links(before)} '
                 f'({len(runs)} runs in this context): '
                 f'{summary or "no record in common"}</p>{table}{unmatched}</article>')
         return "".join(parts)
@@ -687,6 +681,16 @@ def _run_link(run: RunInfo) -> str:
             f'{run.started:%Y-%m-%d %H:%M}, commit <code>{e(commit)}</code>{status})</small>')
 
 
+def _side_links(runs: Sequence[RunInfo]) -> str:
+    """One run's link, or how many runs of which commit, each linked."""
+    if len(runs) == 1:
+        return _run_link(runs[0])
+    links = ", ".join(f'<a href="{e(r.href)}">{e(r.path.name)}</a>' for r in runs)
+    return (f"{len(runs)} runs of commit <code>{e((runs[-1].commit or 'unknown')[:10])}</code> "
+            f"<small>({runs[0].started:%Y-%m-%d %H:%M}–{runs[-1].started:%Y-%m-%d %H:%M}: "
+            f"{links})</small>")
+
+
 def _verdict_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return ('<table class="verdicts"><thead><tr><th>workload</th><th>mode</th>'
             '<th class=num>previous ms</th><th class=num>latest ms</th>'
@@ -700,12 +704,10 @@ def _label(record: Record) -> str:
 
 
 def _verdict_row(row: Mapping[str, Any]) -> str:
-    def cell(record: Record | None) -> str:
-        if record is None:
-            return "–"
-        if record.status != "ok":
-            return f'<span title="{e(record.error)}">error</span>'
-        return fmt_ms(record.latency_ms)
+    def cell(value: float | None, error: str | None) -> str:
+        if error is not None and value is None:
+            return f'<span title="{e(error)}">error</span>'
+        return fmt_ms(value) if value is not None else "–"
 
     found: Verdict | None = row["verdict"]
     kind = found.kind if found else "none"
@@ -715,9 +717,9 @@ def _verdict_row(row: Mapping[str, Any]) -> str:
     label = found.kind if found else e(row["why"])
     if found and row["why"]:
         label += f" <small>({e(row['why'])})</small>"
-    mode = row["mode"] + (f" b{row['batch']}" if row["mode"] != "latency" else "")
-    return (f'<tr data-verdict="{e(kind)}"><td>{e(row["name"])}</td><td>{e(mode)}</td>'
-            f'<td class=num>{cell(row["old"])}</td><td class=num>{cell(row["new"])}</td>'
+    return (f'<tr data-verdict="{e(kind)}"><td>{e(row["name"])}</td><td>{e(row["mode"])}</td>'
+            f'<td class=num>{cell(row["old"], row["old_error"])}</td>'
+            f'<td class=num>{cell(row["new"], row["new_error"])}</td>'
             f'<td class=num>{ratio}</td><td><span class="v v-{e(kind)}">{label}</span></td>'
             "</tr>")
 
@@ -841,11 +843,14 @@ PAGE = """<!doctype html>
 <title>{title}</title><style>{css}</style></head>
 <body><header>{header}{filters}</header>
 <main>
-<section id="verdicts"><h2>Latest run against the previous run on the same machine</h2>
-<p class="explain">Per context (suite, device, runtime, threads, dtype, machine). The ratio
-latest / previous of each record's latency has a 95% interval on the log scale that takes both
-runs' within-run error and both runs' run-to-run spread (the 10% prior when a run did not
-record one), as <code>fnbench compare</code> decides:
+<section id="verdicts"><h2>Latest runs against the previous ones on the same machine</h2>
+<p class="explain">Per context (suite, device, runtime, threads, dtype, machine): the latest
+run, with the runs of the same commit just before it (repeats), against the runs of the commit
+before that; when every run measured one commit, the latest run against the one before it.
+The verdict is <code>fnbench compare</code>'s on those runs: the ratio latest / previous of
+each record's latency has a 95% interval on the log scale that takes the runs' within-run
+error, their run-to-run spread (the 10% prior when a run did not record one) and the repeats'
+own spread:
 <span class="v v-slower">slower</span> when it lies wholly above 1 + threshold,
 <span class="v v-faster">faster</span> when wholly below 1 / (1 + threshold),
 <span class="v v-noisy">noisy</span> when it is wider than ± threshold,
