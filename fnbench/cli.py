@@ -940,6 +940,10 @@ COMPARE_FORMATS = ("table", "md", "json")
 
 @app.command()
 def compare(
+    runs: Optional[list[Path]] = typer.Argument(None, metavar="[BASE NEW]",
+                                                help="BASE and NEW, each a run directory, its "
+                                                     "run.json or a folder of run directories; "
+                                                     "or use --base and --new."),
     base: Optional[list[Path]] = typer.Option(None, "--base", metavar="PATH",
                                               help="A BASE run: its directory, its run.json, "
                                                    "or a folder of run directories (every "
@@ -969,6 +973,15 @@ def compare(
     from fnbench.compare import compare as compare_runs, load_side, load_thresholds
     from fnbench.report.compare import render_json, render_markdown, render_rich
 
+    if runs:
+        if base or new:
+            raise UsageError(f"{runs[0]} is given beside --base/--new: name every run with "
+                             "--base PATH or --new PATH, or give just BASE NEW")
+        if len(runs) != 2:
+            raise UsageError(f"fnbench compare takes two paths, BASE and NEW ({len(runs)} "
+                             "given): for several runs a side give a folder of runs as each, "
+                             "or --base PATH and --new PATH, each repeated")
+        base, new = [runs[0]], [runs[1]]
     if output_format not in COMPARE_FORMATS:
         raise UsageError(f"unknown --format {output_format!r}: choose table, md or json")
     limits = load_thresholds(thresholds, threshold)

@@ -341,6 +341,29 @@ def test_several_runs_a_side_from_a_folder_of_runs(tmp_path):
     assert all(r["base_runs"] == 3 and r["new_runs"] == 1 for r in data["records"])
 
 
+def test_base_and_new_as_two_paths(tmp_path):
+    """`fnbench compare BASE NEW` is `--base BASE --new NEW` (a folder of runs works as either);
+    a wrong count or both forms at once is a usage error."""
+    base, new = _files(tmp_path, slow={"pconv3x3-32x8x8-L2": 1.5})
+    positional = run_cli("compare", str(base), str(new), "--format", "json")
+    named = run_cli("compare", "--base", str(base), "--new", str(new), "--format", "json")
+    assert positional.returncode == named.returncode == 1
+    assert json.loads(positional.stdout) == json.loads(named.stdout)
+    swapped = json.loads(run_cli("compare", str(new), str(base), "--format", "json").stdout)
+    assert swapped["counts"]["faster"] == 1 and swapped["counts"]["slower"] == 0
+    rng = np.random.default_rng(9)
+    for i in range(2):
+        write_run(simulated_run(rng), tmp_path / "folder" / f"run{i}")
+    data = json.loads(run_cli("compare", str(tmp_path / "folder"), str(new), "--format",
+                              "json").stdout)
+    assert len(data["base"]["runs"]) == 2
+    assert_usage_error(run_cli("compare", str(base)), "two paths, BASE and NEW (1 given)")
+    assert_usage_error(run_cli("compare", str(base), str(new), str(new)), "(3 given)",
+                       "--base PATH")
+    assert_usage_error(run_cli("compare", str(base), str(new), "--base", str(base)),
+                       "beside --base/--new")
+
+
 def _tree(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
@@ -379,7 +402,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path):
         (["--base", str(base), "--new", str(new), "--thresholds", str(wrongtoml)], "'limits'"),
         (["--base", str(base), "--new", str(new), "--thresholds", str(badvalue)], "'x'"),
         (["--base", str(base), "--new", str(new), "--format", "html"], "--format"),
-        (["--base", str(base), str(new)], "unexpected extra argument"),
+        (["--base", str(base), str(new)], "beside --base/--new"),
     ]
     for args, fragment in cases:
         assert_usage_error(run_cli("compare", *args), fragment)
