@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from fnbench import __version__
-from fnbench.errors import RunInterrupted, UsageError
+from fnbench.errors import RunInterrupted, UsageError, printable
 from fnbench.history import load_spread
 from fnbench.measure import Protocol, with_changes
 from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, history_identity
@@ -905,10 +905,10 @@ def approx(
 def dashboard(
     folder: Path = typer.Argument(..., help="Folder holding run directories, searched "
                                             "recursively for run.json files."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", metavar="FILE",
-                                       help="The HTML page to write (default: FOLDER/"
-                                            "dashboard.html); links to the runs are relative "
-                                            "to it."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", metavar="FILE",
+                                      help="The HTML page to write (default: FOLDER/"
+                                           "dashboard.html); links to the runs are relative "
+                                           "to it."),
     title: str = typer.Option("fnbench dashboard", "--title", help="The page's title."),
     threshold: float = typer.Option(5.0, "--threshold",
                                     help="Percent change below which a record is not called "
@@ -917,19 +917,24 @@ def dashboard(
     """One static, offline HTML page of every run under FOLDER: the latest commit's verdicts
     against the previous commit's runs on the same machine, each workload's latency over time,
     filters and links to each run (no torch needed)."""
+    from fnbench.compare import check_threshold
     from fnbench.report.dashboard import build
     from fnbench.results import RunFileError
 
-    target = out if out is not None else folder / "dashboard.html"
-    if not str(target).strip():
+    if out is not None and not out.strip():
         raise UsageError("--out is empty: name the page, e.g. --out dashboard.html")
+    if out is not None and out.endswith(("/", os.sep)):
+        raise UsageError(f"--out {out} names a folder: give the page's file name, e.g. "
+                         f"{out}dashboard.html")
+    target = Path(out) if out is not None else folder / "dashboard.html"
+    check_threshold(threshold, "--threshold")
     try:
         built = build(folder, target, title, threshold / 100)
     except RunFileError as error:
-        _say(stderr, f"error: {error}")
+        _say(stderr, f"error: {printable(error)}")
         raise typer.Exit(1) from None
     for line in built.skipped:
-        _say(stderr, f"warning: {line}")
+        _say(stderr, f"warning: {printable(line)}")
     _say(stderr, f"dashboard: {built.runs} run(s) on {built.machines} machine(s), "
                  f"{built.workloads} workload(s), {built.points} point(s) in "
                  f"{built.series} series, {built.bytes / 1e6:.2f} MB in {built.out}")
@@ -940,15 +945,17 @@ COMPARE_FORMATS = ("table", "md", "json")
 
 @app.command()
 def compare(
-    runs: Optional[list[Path]] = typer.Argument(None, metavar="[BASE NEW]",
-                                                help="BASE and NEW, each a run directory, its "
-                                                     "run.json or a folder of run directories; "
-                                                     "or use --base and --new."),
-    base: Optional[list[Path]] = typer.Option(None, "--base", metavar="PATH",
+    base_path: Optional[str] = typer.Argument(None, metavar="[BASE]",
+                                              help="The BASE run: a run directory, its run.json "
+                                                   "or a folder of run directories (or use "
+                                                   "--base)."),
+    new_path: Optional[str] = typer.Argument(None, metavar="[NEW]",
+                                             help="The NEW run, as BASE (or use --new)."),
+    base: Optional[list[str]] = typer.Option(None, "--base", metavar="PATH",
                                               help="A BASE run: its directory, its run.json, "
                                                    "or a folder of run directories (every "
                                                    "one); repeat for several."),
-    new: Optional[list[Path]] = typer.Option(None, "--new", metavar="PATH",
+    new: Optional[list[str]] = typer.Option(None, "--new", metavar="PATH",
                                              help="A NEW run, as --base; repeat for several."),
     relative: bool = typer.Option(False, "--relative",
                                   help="Compare latency relative to each run's reference "
@@ -973,29 +980,40 @@ def compare(
     from fnbench.compare import compare as compare_runs, load_side, load_thresholds
     from fnbench.report.compare import render_json, render_markdown, render_rich
 
+    runs = [path for path in (base_path, new_path) if path is not None]
     if runs:
         if base or new:
-            raise UsageError(f"{runs[0]} is given beside --base/--new: name every run with "
+            raise UsageError(f"{runs[0]!r} is given beside --base/--new: name every run with "
                              "--base PATH or --new PATH, or give just BASE NEW")
         if len(runs) != 2:
-            raise UsageError(f"fnbench compare takes two paths, BASE and NEW ({len(runs)} "
-                             "given): for several runs a side give a folder of runs as each, "
-                             "or --base PATH and --new PATH, each repeated")
+            raise UsageError("fnbench compare takes two paths, BASE and NEW (1 given): for "
+                             "several runs a side give a folder of runs as each, or --base "
+                             "PATH and --new PATH, each repeated")
         base, new = [runs[0]], [runs[1]]
     if output_format not in COMPARE_FORMATS:
         raise UsageError(f"unknown --format {output_format!r}: choose table, md or json")
     limits = load_thresholds(thresholds, threshold)
     sides = [load_side(label, paths or []) for label, paths in (("BASE", base), ("NEW", new))]
-    result = compare_runs(*sides, thresholds=limits, relative=relative, strict=strict)
-    if output_format == "json":
-        sys.stdout.write(render_json(result))
-    elif output_format == "md":
-        sys.stdout.write(render_markdown(result))
-    else:
-        lines, table = render_rich(result)
+    try:
+        result = compare_runs(*sides, thresholds=limits, relative=relative, strict=strict)
+        result.check_matched()
+        if output_format == "json":
+            text = render_json(result)
+        elif output_format == "md":
+            text = render_markdown(result)
+        else:
+            lines, table = render_rich(result, stdout.width)
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as error:
+        # exit 1 means a regression: a run that trips the comparison must not look like one
+        raise UsageError(f"cannot compare these runs: a run file holds values no fnbench "
+                         f"writes ({type(error).__name__}: {error}); check the runs given"
+                         ) from None
+    if output_format == "table":
         for line in lines:
             _say(stdout, line)
         stdout.print(table)
+    else:
+        sys.stdout.write(text)
     raise typer.Exit(result.exit_code)
 
 
@@ -1037,7 +1055,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         code = command.main(args=list(argv) if argv is not None else None,
                             prog_name="fnbench", standalone_mode=False)
     except UsageError as error:
-        stderr.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        stderr.print(f"error: {printable(error)}", markup=False, highlight=False,
+                     soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt as interrupt:
         sys.exit(getattr(interrupt, "exit_code", 130))

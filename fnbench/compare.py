@@ -94,6 +94,9 @@ def load_side(label: str, paths: Sequence[Path]) -> Side:
     files: list[Path] = []
     seen: dict[Path, Path] = {}
     for path in paths:
+        if not str(path).strip():
+            raise UsageError(f"an empty path was given as {label} (an unset variable?): name a "
+                             "run directory, its run.json or a folder of runs")
         for file in run_files(Path(path)):
             resolved = file.resolve()
             if resolved in seen:
@@ -102,7 +105,8 @@ def load_side(label: str, paths: Sequence[Path]) -> Side:
             seen[resolved] = file
             files.append(file)
     runs = tuple(read_run(file) for file in files)
-    for attribute, what in (("suite", "suites"), ("device", "devices")):
+    for attribute, what in (("suite", "suites"), ("device", "devices"),
+                            ("runtime", "runtimes")):
         values = {getattr(run, attribute) for run in runs}
         if len(values) > 1:
             first = {}
@@ -114,16 +118,37 @@ def load_side(label: str, paths: Sequence[Path]) -> Side:
     return Side(label, tuple(files), runs)
 
 
+def run_identity(run: Run) -> tuple | None:
+    """What tells one run from another even when its file was copied: when it started, on
+    which host, in which process (None when the run does not say all three)."""
+    if not (run.started and run.hostname and run.pid):
+        return None
+    return (run.started, run.hostname, run.pid)
+
+
 def check_sides(base: Side, new: Side, relative: bool) -> None:
-    """UsageError when the sides cannot be compared: the same run on both, another suite or
-    device, or (with ``relative``) a run without relative latency."""
+    """UsageError when the sides cannot be compared: the same run twice (by path, or a copy:
+    the same start, host and process), another suite, device or runtime, or (with
+    ``relative``) a run without relative latency."""
     base_files = {f.resolve(): f for f in base.files}
     for file in new.files:
         if file.resolve() in base_files:
             other = base_files[file.resolve()]
             also = "" if str(other) == str(file) else f" (as {other})"
             raise UsageError(f"{file} is both BASE{also} and NEW: compare two different runs")
-    for attribute in ("suite", "device"):
+    seen: dict[tuple, tuple[str, Path]] = {}
+    for side in (base, new):
+        for file, run in zip(side.files, side.runs):
+            identity = run_identity(run)
+            if identity is None:
+                continue
+            if identity in seen:
+                label, other = seen[identity]
+                raise UsageError(f"{side.label} run {file} and {label} run {other} are one run "
+                                 f"(both started {run.started} on {run.hostname or 'one host'}"
+                                 "): a copy is not a repeat; give each run once")
+            seen[identity] = (side.label, file)
+    for attribute in ("suite", "device", "runtime"):
         b, n = getattr(base.runs[0], attribute), getattr(new.runs[0], attribute)
         if b != n:
             raise UsageError(f"BASE is {attribute} {b} and NEW is {attribute} {n}: compare "
@@ -200,8 +225,8 @@ def load_thresholds(path: Path | None, default_percent: float) -> Thresholds:
     table = data.get("thresholds")
     if unknown or not isinstance(table, dict):
         what = f"has {', '.join(map(repr, unknown))}" if unknown else "has no [thresholds] table"
-        raise UsageError(f"--thresholds {path} {what}: it holds one [thresholds] table of "
-                         '"NAME-OR-KEY-GLOB" = PERCENT')
+        raise UsageError(f"--thresholds {path} {what}: it must hold one [thresholds] table "
+                         'of "NAME-OR-KEY-GLOB" = PERCENT')
     rules = tuple((str(pattern), check_threshold(value, f"{path}: {pattern!r}"))
                   for pattern, value in table.items())
     return Thresholds(default, rules, str(path))
@@ -571,6 +596,14 @@ class Comparison:
     def counts(self) -> dict[str, int]:
         return {v: sum(1 for r in self.rows if r.verdict == v) for v in VERDICTS}
 
+    def check_matched(self) -> None:
+        """UsageError when the sides share no record key at all (another runtime, threads,
+        batch...): nothing was compared, which must not pass as "no regression"."""
+        if self.rows and all(r.verdict in ("only_base", "only_new") for r in self.rows):
+            raise UsageError("no record of NEW matches one of BASE (record keys differ"
+                             f"{_key_difference(self.base, self.new)}): compare runs of the "
+                             "same workloads, threads and batch")
+
     @property
     def exit_code(self) -> int:
         return 1 if any(r.verdict in FAILING for r in self.rows) else 0
@@ -585,6 +618,22 @@ class Comparison:
         """Rows by verdict, most severe first, each verdict in record order."""
         rank = {v: i for i, v in enumerate(VERDICTS)}
         return sorted(self.rows, key=lambda r: rank[r.verdict])
+
+
+def _key_difference(base: Side, new: Side) -> str:
+    """Which parts of the record keys differ between the sides (e.g. "; threads=1 in BASE,
+    threads=4 in NEW"), or nothing when the parts are the same."""
+    def parts(side: Side) -> set[str]:
+        return {part for run in side.runs for r in run.records if r.key
+                for part in r.key.split("|")[1:] if part.startswith(("device=", "runtime=",
+                                                                      "mode=", "batch=",
+                                                                      "threads=", "host=",
+                                                                      "dtype=", "compile_mode="))}
+    only_base, only_new = sorted(parts(base) - parts(new)), sorted(parts(new) - parts(base))
+    if not (only_base or only_new):
+        return ""
+    return (f"; {', '.join(only_base) or 'nothing else'} in BASE, "
+            f"{', '.join(only_new) or 'nothing else'} in NEW")
 
 
 def compare(base: Side, new: Side, thresholds: Thresholds = Thresholds(),

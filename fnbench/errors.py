@@ -12,6 +12,17 @@ class UsageError(Exception):
     """
 
 
+def printable(text: object) -> str:
+    """``text`` with line breaks, terminal escapes and other invisible controls (bidi overrides
+    too) written as escapes (``\\n``, ``\\x1b``, ``\\u202e``): a string from a run file can
+    then neither add a line nor drive the terminal."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class RunInterrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM while measuring: the run is saved as interrupted, exit 128 + signal.
 

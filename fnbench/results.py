@@ -219,6 +219,20 @@ HEADER_KEYS: dict[str, type | tuple[type, ...]] = {
     "pid": int, "hostname": str, "process_started": (int, float), "interrupted_by": str,
     "failure": str, "planned": list}
 PAPER_TABLES = ("table3_imagenet", "table5_ablation")
+#: Record values that are times or ratios of times: finite and above zero where given.
+POSITIVE_KEYS = ("latency_ms", "latency_p90_ms", "latency_mean_ms", "latency_min_ms",
+                 "latency_p99_ms", "latency_ci_low_ms", "latency_ci_high_ms", "latency_lo_ms",
+                 "latency_hi_ms", "latency_median_ms", "relative_latency", "relative_lo",
+                 "relative_hi", "latency_within_lo_ms", "latency_within_hi_ms",
+                 "relative_within_lo", "relative_within_hi", "throughput", "achieved_flops")
+#: Record values that are counts or spreads: finite and not negative where given.
+COUNT_KEYS = ("flops", "params", "memory_bytes", "latency_std_ms", "latency_iqr_ms", "samples",
+              "rounds")
+RECORD_STATUSES = ("ok", "error")
+RECORD_MODES = ("latency", "throughput")
+#: Header values that are objects where given, and objects inside them.
+HEADER_OBJECTS = ("settings", "environment")
+ENVIRONMENT_OBJECTS = ("cpu", "packages", "fnbench")
 
 
 def _type_problem(value: Any, kind: type | tuple[type, ...], optional: bool) -> str | None:
@@ -250,11 +264,54 @@ def _key_problems(data: dict[str, Any], required: dict[str, Any], optional: dict
                 yield f"has {key!r} = {problem}, not {wanted}"
 
 
+def _number_problem(key: str, value: Any, positive: bool) -> str | None:
+    if value is None or (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        return None
+    return f"has {key!r} = {value!r}, not a finite {'positive' if positive else 'non-negative'}" \
+        " number"
+
+
+def _measurement_problem(measurement: Any) -> str | None:
+    """What is wrong with a record's rounds (a list of objects whose samples are positive
+    times), or None."""
+    if measurement is None:
+        return None
+    rounds = measurement.get("rounds")
+    if rounds is None:
+        return None
+    if not isinstance(rounds, list):
+        return "has measurement rounds that are not a list"
+    for i, entry in enumerate(rounds):
+        samples = entry.get("samples") if isinstance(entry, dict) else None
+        if not isinstance(samples, list) or not samples or not all(
+                type(v) in (int, float) and math.isfinite(v) and v > 0 for v in samples):
+            return f"has measurement round {i} without a list of positive sample times"
+    return None
+
+
+def _record_values_problem(record: dict[str, Any]) -> str | None:
+    """Values no fnbench writes: a time that is not a positive number, an unknown status or
+    mode, rounds without sample times."""
+    if record["status"] not in RECORD_STATUSES:
+        return f"has status {record['status']!r}, not one of {', '.join(RECORD_STATUSES)}"
+    if record["mode"] not in RECORD_MODES:
+        return f"has mode {record['mode']!r}, not one of {', '.join(RECORD_MODES)}"
+    for keys, positive in ((POSITIVE_KEYS, True), (COUNT_KEYS, False)):
+        for key in keys:
+            problem = _number_problem(key, record.get(key), positive)
+            if problem:
+                return problem
+    return _measurement_problem(record.get("measurement"))
+
+
 def _record_problem(record: Any, suite: str) -> str | None:
     """What is wrong with one record for the tables of ``suite``, or None."""
     if not isinstance(record, dict):
         return f"is a {type(record).__name__}, not an object"
     for problem in _key_problems(record, RECORD_KEYS, OPTIONAL_KEYS):
+        return problem
+    problem = _record_values_problem(record)
+    if problem:
         return problem
     for problem in _key_problems(record["meta"], *META_KEYS[suite]):
         return "meta " + problem
@@ -279,17 +336,53 @@ def _run_problem(run: dict[str, Any]) -> str | None:
         return f"has status {run.get('status')!r}, not one of {', '.join(STATUSES)}"
     for problem in _key_problems(run, {}, HEADER_KEYS):
         return problem
-    problem = _planned_problem(run.get("planned"))
+    problem = _planned_problem(run.get("planned")) or _header_objects_problem(run)
     if problem:
         return problem
+    keys: dict[str, int] = {}
     for i, record in enumerate(run["records"]):
         problem = _record_problem(record, run["suite"])
         if problem:
             return f"record {i} {problem}"
+        key = record.get("key")
+        if key is None and run["schema"] != "fnbench.run/1":
+            return f"record {i} has no 'key'"
+        if key is not None and keys.setdefault(key, i) != i:
+            return f"records {keys[key]} and {i} have the same key {key!r}"
     if run.get("reference") is not None:
         problem = _record_problem(run["reference"], "ops")
         if problem:
             return f"reference record {problem}"
+    return None
+
+
+def _header_objects_problem(run: dict[str, Any]) -> str | None:
+    """The header's objects (settings, environment and what they hold) of the wrong type, or
+    a recorded spread that no fnbench writes; None when all is well."""
+    for key in HEADER_OBJECTS:
+        if run.get(key) is not None and not isinstance(run[key], dict):
+            return f"has {key!r} = a {type(run[key]).__name__}, not an object"
+    environment = run.get("environment") or {}
+    for key in ENVIRONMENT_OBJECTS:
+        if environment.get(key) is not None and not isinstance(environment[key], dict):
+            return f"has environment {key!r} = a {type(environment[key]).__name__}, not an object"
+    git = (environment.get("fnbench") or {}).get("git")
+    if git is not None and not isinstance(git, dict):
+        return f"has environment fnbench 'git' = a {type(git).__name__}, not an object"
+    if run.get("started") is not None and not isinstance(run["started"], str):
+        return f"has 'started' = {run['started']!r}, not a time string"
+    spread = (run.get("settings") or {}).get("spread")
+    if spread is not None:
+        if not isinstance(spread, dict):
+            return f"has settings 'spread' = a {type(spread).__name__}, not an object"
+        for key, low in (("sd", 0.0), ("relative_sd", 0.0), ("df", 1), ("runs", 0)):
+            value = spread.get(key)
+            if value is None and key in ("sd", "df"):
+                return f"has a settings spread without {key!r}"
+            if value is not None and (type(value) not in (int, float) or not math.isfinite(value)
+                                      or value < low or (key in ("df", "runs")
+                                                         and value != int(value))):
+                return f"has settings spread {key} = {value!r}, which no fnbench writes"
     return None
 
 

@@ -358,10 +358,88 @@ def test_base_and_new_as_two_paths(tmp_path):
                               "json").stdout)
     assert len(data["base"]["runs"]) == 2
     assert_usage_error(run_cli("compare", str(base)), "two paths, BASE and NEW (1 given)")
-    assert_usage_error(run_cli("compare", str(base), str(new), str(new)), "(3 given)",
-                       "--base PATH")
+    assert_usage_error(run_cli("compare", str(base), str(new), str(new)),
+                       "unexpected extra argument")
     assert_usage_error(run_cli("compare", str(base), str(new), "--base", str(base)),
                        "beside --base/--new")
+
+
+DAMAGE = {
+    "git is text": lambda d: d["environment"]["fnbench"].update(git="x"),
+    "environment is text": lambda d: d.update(environment="x"),
+    "settings is text": lambda d: d.update(settings="x"),
+    "no key": lambda d: d["records"][0].pop("key"),
+    "negative latency": lambda d: d["records"][0].update(latency_ms=-1),
+    "infinite latency": lambda d: d["records"][0].update(latency_ms=float("inf")),
+    "NaN relative latency": lambda d: d["records"][0].update(relative_latency=float("nan")),
+    "rounds of numbers": lambda d: d["records"][0]["measurement"].update(rounds=[1, 2]),
+    "zero degrees of freedom": lambda d: d["settings"]["spread"].update(df=0),
+    "unknown status": lambda d: d["records"][0].update(status="weird"),
+    "one key twice": lambda d: d["records"][1].update(key=d["records"][0]["key"]),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_damaged_run_is_one_line_exit_2_never_a_crash_or_a_verdict(tmp_path, damage):
+    """Values no fnbench writes are bad input (exit 2, naming the file), never a traceback
+    and never exit 1, which CI reads as a regression."""
+    base, new = _files(tmp_path)
+    data = json.loads((new / "run.json").read_text())
+    DAMAGE[damage](data)
+    (new / "run.json").write_text(json.dumps(data))
+    for args in ((str(base), str(new)), (str(new), str(base))):
+        assert_usage_error(run_cli("compare", *args), "is damaged", str(new / "run.json"))
+
+
+def test_a_copied_run_is_not_a_repeat(tmp_path):
+    """Two files of one run (the same start, host and process) are refused, on one side or
+    across them: identical copies would shrink the spread of repeats to nothing."""
+    base, new = _files(tmp_path)
+    data = json.loads((base / "run.json").read_text())
+    data.update(hostname="box", pid=41)
+    (base / "run.json").write_text(json.dumps(data))
+    copy = write_run(Run.from_dict({**data, "records": []}), tmp_path / "copy")
+    (copy / "run.json").write_text(json.dumps(data))
+    for args in (("--base", str(base), "--base", str(copy), "--new", str(new)),
+                 (str(base), str(copy))):
+        assert_usage_error(run_cli("compare", *args), "are one run", "a copy is not a repeat")
+    data["pid"] = 42  # another process: another run
+    (copy / "run.json").write_text(json.dumps(data))
+    assert run_cli("compare", "--base", str(base), "--base", str(copy), "--new",
+                   str(new)).returncode == 0
+
+
+def test_runs_that_share_no_record_are_refused_naming_the_difference(tmp_path):
+    """Nothing compared must not pass as "no regression": other threads (in every key) is
+    exit 2 naming threads on both sides; an empty path is exit 2 too."""
+    base, new = _files(tmp_path)
+    data = json.loads((new / "run.json").read_text())
+    for record in data["records"]:
+        record["key"] = record["key"].replace("threads=1", "threads=4")
+    (new / "run.json").write_text(json.dumps(data))
+    assert_usage_error(run_cli("compare", str(base), str(new)), "no record of NEW matches",
+                       "threads=1 in BASE", "threads=4 in NEW")
+    assert_usage_error(run_cli("compare", "", str(new)), "empty path")
+    assert_usage_error(run_cli("compare", "--base", str(base), "--new", " "), "empty path")
+
+
+def test_control_characters_from_runs_never_reach_the_terminal_raw(tmp_path):
+    """A record name with a line break, an escape sequence and a bidi override: the table and
+    the Markdown show them escaped; a schema string with a line break stays one error line."""
+    base, new = _files(tmp_path, slow={"pconv3x3-32x8x8-L2": 1.5})
+    for folder in (base, new):
+        data = json.loads((folder / "run.json").read_text())
+        data["records"][2]["name"] = "pconv\n\x1b[2J\u202eevil"
+        (folder / "run.json").write_text(json.dumps(data))
+    for form in ("table", "md"):
+        out = run_cli("compare", str(base), str(new), "--format", form,
+                      env={"COLUMNS": "250"}).stdout
+        assert "\x1b" not in out and "\u202e" not in out
+        assert "x1b" in out and "u202eevil" in out, out  # written out as escapes
+    data = json.loads((new / "run.json").read_text())
+    data["schema"] = "fnbench.run/99\nerror: injected"
+    (new / "run.json").write_text(json.dumps(data))
+    assert_usage_error(run_cli("compare", str(base), str(new)), "fnbench.run/99\\nerror")
 
 
 def _tree(folder: Path) -> list[str]:
@@ -428,11 +506,14 @@ def test_schema_1_and_2_runs_compare_with_the_prior_spread():
 
 
 def test_schema_2_runs_compare_relative_latency_but_schema_1_cannot(tmp_path):
-    """A schema-2 run against a copy of itself: every record matched, a ratio of exactly 1
-    with an interval around it, exit 0; a schema-1 run has no relative latency: exit 2."""
+    """A schema-2 run against its own numbers under another process id: every record matched,
+    a ratio of exactly 1 with an interval around it, exit 0; a schema-1 run has no relative
+    latency: exit 2."""
     copy = tmp_path / "copy"
     copy.mkdir()
-    (copy / "run.json").write_text((V2_OPS / "run.json").read_text())
+    data = json.loads((V2_OPS / "run.json").read_text())
+    data["pid"] += 1  # a plain copy is the same run, refused as a repeat (tested below)
+    (copy / "run.json").write_text(json.dumps(data))
     result = run_cli("compare", "--base", str(V2_OPS), "--new", str(copy), "--relative",
                      "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -446,8 +527,8 @@ def test_schema_2_runs_compare_relative_latency_but_schema_1_cannot(tmp_path):
     other = run_cli("compare", "--base", str(V2_MODELS), "--new",
                     str(REFERENCE / "models-cpu-torch-compile-20261201T154655Z"), "--relative",
                     "--format", "json")
-    fields = {d["field"] for d in json.loads(other.stdout)["fingerprint_differences"]}
-    assert "runtime" in fields  # torch against torch-compile: shown (and no key matches)
+    # torch against torch-compile: no record key could match, so it is refused, naming both
+    assert_usage_error(other, "runtime torch", "runtime torch-compile")
 
 
 # --- no torch -------------------------------------------------------------------------------

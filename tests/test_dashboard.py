@@ -196,10 +196,15 @@ def test_non_runs_are_skipped_with_one_warning_each(tmp_path):
     (runs / "other" / "run.json").write_text(json.dumps({"schema": "someone-else/1"}))
     (runs / "notes").mkdir()
     (runs / "notes" / "readme.txt").write_text("not a run")
+    damaged = synthetic_run(runs / "nan\nline")  # a NaN latency, and a line break in its name
+    data = json.loads((damaged / "run.json").read_text())
+    data["records"][0]["latency_ms"] = float("nan")
+    (damaged / "run.json").write_text(json.dumps(data))
     result = build(runs, tmp_path / "page.html")
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 2, result.stderr
+    assert len(warnings) == 3, result.stderr
     assert any("broken" in w for w in warnings) and any("other" in w for w in warnings)
+    assert any("nan\\nline" in w and "is damaged" in w for w in warnings), warnings
     assert "1 run(s) on 1 machine(s)" in result.stderr
     assert "fasternet_t0" in (tmp_path / "page.html").read_text()
 
@@ -312,6 +317,20 @@ def test_the_latest_commits_repeats_are_compared_with_the_previous_commits(tmp_p
     assert rows == {"fasternet_t0": "slower"}
 
 
+def test_an_error_in_the_latest_run_is_errored_as_compare_says(tmp_path):
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "r0", commit="a" * 40)
+    failed = synthetic_run(runs / "r1", commit="b" * 40, started="2026-12-02T10:00:00+00:00")
+    data = json.loads((failed / "run.json").read_text())
+    data["records"][0].update(status="error", error="RuntimeError: out of memory",
+                              latency_ms=None)
+    (failed / "run.json").write_text(json.dumps(data))
+    build(runs, tmp_path / "page.html")
+    ((text, rows),) = _verdict_articles(tmp_path / "page.html")
+    assert rows == {"fasternet_t0": "errored"}
+    assert run_cli("compare", str(runs / "r0"), str(failed)).returncode == 1
+
+
 def test_links_are_relative_to_the_page(tmp_path):
     runs = tmp_path / "results"
     synthetic_run(runs / "one run")  # a space: quoted in the link
@@ -325,9 +344,39 @@ def test_links_are_relative_to_the_page(tmp_path):
 
 
 def test_out_must_be_a_file(tmp_path):
-    synthetic_run(tmp_path / "runs" / "a")
-    assert_usage_error(run_cli("dashboard", str(tmp_path / "runs"), "-o", str(tmp_path)),
-                       "is a folder")
+    """A folder, a path ending in a slash, a link or a pipe is refused (exit 2, left as it
+    was); a page that cannot be written is one line, exit 1."""
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "a")
+    assert_usage_error(run_cli("dashboard", str(runs), "-o", str(tmp_path)), "is a folder")
+    assert_usage_error(run_cli("dashboard", str(runs), "-o", f"{tmp_path}/new/"),
+                       "names a folder")
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "target.html").write_text("mine")
+    (tmp_path / "link.html").symlink_to(tmp_path / "target.html")
+    os.mkfifo(tmp_path / "pipe")
+    for name in ("link.html", "pipe"):
+        assert_usage_error(run_cli("dashboard", str(runs), "-o", str(tmp_path / name)),
+                           "not a plain file")
+    assert (tmp_path / "link.html").is_symlink() and (tmp_path / "pipe").is_fifo()
+    assert (tmp_path / "target.html").read_text() == "mine"
+    (tmp_path / "afile").write_text("")
+    blocked = run_cli("dashboard", str(runs), "-o", str(tmp_path / "afile" / "x.html"))
+    assert blocked.returncode == 1
+    assert blocked.stderr.startswith("error: cannot write") and "Traceback" not in \
+        blocked.stderr and len(blocked.stderr.strip().splitlines()) == 1, blocked.stderr
+
+
+def test_the_threshold_is_checked_as_compare_checks_it(tmp_path):
+    runs = tmp_path / "runs"
+    synthetic_run(runs / "a")
+    for bad in ("0", "-5", "nan", "2000"):
+        compared = run_cli("compare", str(runs / "a"), str(runs / "a"), "--threshold", bad)
+        shown = run_cli("dashboard", str(runs), "-o", str(tmp_path / "p.html"), "--threshold",
+                        bad)
+        assert_usage_error(shown, "--threshold", "must be a percentage")
+        assert shown.stderr == compared.stderr  # one rule, one message
+    build(runs, tmp_path / "p.html", "--threshold", "150")  # above 100% is a valid threshold
 
 
 # --- a long history ------------------------------------------------------------------------

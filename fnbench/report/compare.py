@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
-from rich.text import Text
 
 from fnbench.compare import (FORMAT, Comparison, Row, Side, SideSpread, busy,
                              reference_latency)
+from fnbench.errors import printable
 from fnbench.records import Run
+from fnbench.report.table import TextTable, render_rich as render_table
 
 #: Characters escaped with a backslash in Markdown (GitHub-flavoured: every ASCII punctuation
 #: character may be escaped); line breaks become spaces.
@@ -26,7 +27,7 @@ MD_SPECIAL = frozenset("\\`*_[]<>|#&~!")
 def md_escape(text: Any) -> str:
     """``text`` as literal Markdown on one line: pipes, backticks, emphasis, links and HTML
     escaped, line breaks made spaces."""
-    one_line = " ".join(str(text).splitlines())
+    one_line = printable(" ".join(str(text).splitlines()))
     return "".join("\\" + c if c in MD_SPECIAL else c for c in one_line)
 
 
@@ -97,7 +98,7 @@ def header_lines(comparison: Comparison) -> list[str]:
                              "likely wider than recorded (expect false alarms)")
     for pattern in comparison.unused_rules:
         lines.append(f"threshold rule {pattern!r} applied to no record")
-    return lines
+    return [_plain(line) for line in lines]
 
 
 def _columns(comparison: Comparison) -> tuple[list[str], bool]:
@@ -109,8 +110,14 @@ def _columns(comparison: Comparison) -> tuple[list[str], bool]:
 
 
 def _cells(row: Row, several_modes: bool) -> list[str]:
-    return [row.verdict, row.name, *([row.mode] if several_modes else []), _number(row.base),
-            _number(row.new), _ratio(row), _interval(row), _threshold(row), row.reason or ""]
+    cells = [row.verdict, row.name, *([row.mode] if several_modes else []), _number(row.base),
+             _number(row.new), _ratio(row), _interval(row), _threshold(row), row.reason or ""]
+    return cells
+
+
+def _plain(cell: str) -> str:
+    """A cell as one line of plain terminal text: line breaks made spaces, controls escaped."""
+    return printable(" ".join(cell.splitlines()))
 
 
 FOOTNOTE = ("NEW/BASE is the ratio of the estimates with its 95% confidence interval, from each "
@@ -119,18 +126,20 @@ FOOTNOTE = ("NEW/BASE is the ratio of the estimates with its 95% confidence inte
             "(see README, Comparing runs and CI)")
 
 
-def render_rich(comparison: Comparison) -> tuple[list[str], Table]:
-    """The summary and header lines, and the table; every cell is plain text."""
+def render_rich(comparison: Comparison, width: int | None = None) -> tuple[list[str], Table]:
+    """The summary and header lines, and the table for a terminal ``width`` cells wide (None:
+    any width): where it does not fit, the note, threshold and the sides' estimates are left
+    out in that order (the caption says which), never the verdict, the name or the ratio."""
     columns, several_modes = _columns(comparison)
-    table = Table(title="fnbench compare", caption=FOOTNOTE, caption_justify="left")
-    for column in columns:
-        numeric = column not in ("verdict", "workload", "mode", "note")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=numeric,
-                         overflow="fold")
-    for row in comparison.ordered_rows():
-        style = "bold" if row.verdict in ("slower", "errored") else ""
-        table.add_row(*(Text(cell, style=style if i == 0 else "")
-                        for i, cell in enumerate(_cells(row, several_modes))))
+    kinds = ["fixed", "text", *(["fixed"] if several_modes else []), "number", "number",
+             "number", "number", "number", "words"]
+    text = TextTable(title="fnbench compare", columns=columns,
+                     rows=[[_plain(cell) for cell in _cells(row, several_modes)]
+                           for row in comparison.ordered_rows()],
+                     notes=[FOOTNOTE], drop_order=["note", "threshold", *(
+                         c for c in columns if c.startswith(("BASE", "NEW "))), "95% CI"],
+                     kinds=kinds)
+    table = render_table(text, width, complete_in="--format md and --format json show")
     return [comparison.summary(), *header_lines(comparison)], table
 
 

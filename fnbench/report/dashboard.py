@@ -32,9 +32,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from fnbench import __version__
 from fnbench.errors import UsageError
-from fnbench.compare import Side, Thresholds, compare
+from fnbench.compare import Side, Thresholds, check_threshold, compare
 from fnbench.records import Record, is_finite
-from fnbench.results import load_run, read_run, write_atomic
+from fnbench.results import RunFileError, load_run, read_run, write_atomic
 
 #: Points of one series drawn one by one; a longer series is drawn from buckets.
 DRAW_LIMIT = 240
@@ -63,7 +63,7 @@ INSET = 8
 # The verdict is fnbench compare's own, on the latest commit's runs against the previous
 # commit's (see latest_against_previous).
 
-VERDICTS = ("slower", "faster", "changed", "noisy", "unchanged")
+VERDICTS = ("slower", "errored", "faster", "changed", "noisy", "unchanged")
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ def summarize(file: Path) -> dict[str, Any] | str:
         run = load_run(file)
     except UsageError as error:
         return str(error)
-    except (TypeError, ValueError, KeyError, AttributeError) as error:
+    except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as error:
         return f"not a readable fnbench run ({type(error).__name__}: {error})"
     environment = run.get("environment") if isinstance(run.get("environment"), dict) else {}
     settings = run.get("settings") if isinstance(run.get("settings"), dict) else {}
@@ -400,7 +400,7 @@ class Dashboard:
         sides = [Side(label, tuple(r.path for r in runs), tuple(read_run(r.path) for r in runs))
                  for label, runs in (("BASE", previous), ("NEW", latest))]
         records = {r.key: r for side in sides for run in side.runs for r in run.records}
-        comparison = compare(*sides, Thresholds(self.threshold))
+        comparison = compare(*sides, Thresholds(self.threshold))  # UsageError: not comparable
         rows, only_new, only_old = [], [], []
         for position, row in enumerate(comparison.rows):
             label = _label(records[row.key])
@@ -410,8 +410,7 @@ class Dashboard:
             found = None
             if row.verdict in VERDICTS:
                 found = Verdict(row.verdict, row.ratio, row.low, row.high)
-            why = {"errored": "error in the latest run",
-                   "skipped": "error in the previous run"
+            why = {"skipped": "error in the previous run"
                    if row.reason and row.reason.startswith("error") else row.reason
                    }.get(row.verdict)
             errors = {side.label: next((r.error for run in side.runs for r in run.records
@@ -508,7 +507,14 @@ class Dashboard:
                              '</p></article>')
                 continue
             before, after = latest_against_previous(runs)
-            rows, only_new, only_old = self.verdict_rows(before, after)
+            try:
+                rows, only_new, only_old = self.verdict_rows(before, after)
+            except UsageError as error:  # e.g. a run copied into the folder twice
+                parts.append(f'<article class="context single" {attrs}><h3>{what}</h3><p>'
+                             f'latest {_side_links(after)} against previous '
+                             f'{_side_links(before)}: not compared ({e(str(error))})</p>'
+                             '</article>')
+                continue
             counts: dict[str, int] = {}
             for row in rows:
                 kind = row["verdict"].kind if row["verdict"] else "none"
@@ -825,13 +831,17 @@ def build(folder: Path, out: Path, title: str = "fnbench dashboard",
     if out.exists() and out.is_dir():
         raise UsageError(f"--out {out} is a folder: give the page's file name, e.g. "
                          f"{out / 'dashboard.html'}")
-    if not 0 < threshold < 1:
-        raise UsageError(f"--threshold {threshold * 100:g} must lie between 0 and 100 percent "
-                         "(exclusive), e.g. --threshold 5")
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise UsageError(f"--out {out} is not a plain file (a link, device or pipe), which the "
+                         "page would replace: give a path for the page itself")
+    check_threshold(threshold * 100, "--threshold")
     board = Dashboard(folder, out, threshold)
     board.read()
     page, series, points = board.render(title)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunFileError(out, error) from None
     write_atomic(out, page)
     return Built(out, len(board.runs), len(board.machines), len(board.workloads), series,
                  points, len(page.encode()), tuple(board.skipped))
@@ -855,7 +865,9 @@ own spread:
 <span class="v v-faster">faster</span> when wholly below 1 / (1 + threshold),
 <span class="v v-noisy">noisy</span> when it is wider than ± threshold,
 <span class="v v-unchanged">unchanged</span> otherwise;
-<span class="v v-changed">changed</span>: the workload itself changed (its workload hash).</p>
+<span class="v v-changed">changed</span>: the workload itself changed (its workload hash);
+<span class="v v-errored">errored</span>: an error in the latest runs where the previous ones
+measured it.</p>
 {verdicts}</section>
 <section id="history"><h2>Latency over time</h2>
 <p class="explain">Each record's latency (ms per call, log scale) run after run, one series per
@@ -903,7 +915,7 @@ th{color:var(--muted);font-weight:600}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .v{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600;
 background:#eceff2;color:#3b4650}
-.v-slower{background:#fbe1de;color:#a1261a}.v-faster{background:#dcf2e3;color:#17693a}
+.v-slower,.v-errored{background:#fbe1de;color:#a1261a}.v-faster{background:#dcf2e3;color:#17693a}
 .v-noisy{background:#fff1cc;color:#7a5b00}.v-changed{background:#e5e1fa;color:#4b3aa3}
 .v-unchanged{background:#e8edf2;color:#41505e}
 .machine{border-left:4px solid var(--c);padding-left:5px}
