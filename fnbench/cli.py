@@ -903,10 +903,11 @@ def approx(
 
 @app.command()
 def dashboard(
-    folder: Path = typer.Argument(..., help="Folder holding run directories, searched "
-                                            "recursively for run.json files."),
+    folder: Path = typer.Argument(..., metavar="DIR", help="Folder holding run directories, "
+                                                          "searched recursively for run.json "
+                                                          "files."),
     out: Optional[str] = typer.Option(None, "--out", "-o", metavar="FILE",
-                                      help="The HTML page to write (default: FOLDER/"
+                                      help="The HTML page to write (default: DIR/"
                                            "dashboard.html); links to the runs are relative "
                                            "to it."),
     title: str = typer.Option("fnbench dashboard", "--title", help="The page's title."),
@@ -914,7 +915,7 @@ def dashboard(
                                     help="Percent change below which a record is not called "
                                          "faster or slower."),
 ) -> None:
-    """One static, offline HTML page of every run under FOLDER: the latest commit's verdicts
+    """One static, offline HTML page of every run under DIR: the latest commit's verdicts
     against the previous commit's runs on the same machine, each workload's latency over time,
     filters and links to each run (no torch needed)."""
     from fnbench.compare import check_threshold
@@ -945,11 +946,11 @@ COMPARE_FORMATS = ("table", "md", "json")
 
 @app.command()
 def compare(
-    base_path: Optional[str] = typer.Argument(None, metavar="[BASE]",
+    base_path: Optional[str] = typer.Argument(None, metavar="BASE",
                                               help="The BASE run: a run directory, its run.json "
                                                    "or a folder of run directories (or use "
                                                    "--base)."),
-    new_path: Optional[str] = typer.Argument(None, metavar="[NEW]",
+    new_path: Optional[str] = typer.Argument(None, metavar="NEW",
                                              help="The NEW run, as BASE (or use --new)."),
     base: Optional[list[str]] = typer.Option(None, "--base", metavar="PATH",
                                               help="A BASE run: its directory, its run.json, "

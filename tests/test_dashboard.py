@@ -442,6 +442,19 @@ def real_runs(tmp_path_factory):
     return folder, page
 
 
+def _compared_runs(page: Path, name: str) -> dict[str, list[Path]]:
+    """The run directories the verdict article naming run ``name`` compared: its "latest"
+    links and its "previous" links, resolved against the page."""
+    for paragraph in re.findall(r'<article class="context"[^>]*><h3>.*?</h3><p>(.*?)</p>',
+                                page.read_text(), re.S):
+        latest, found, previous = paragraph.partition(" against previous ")
+        if found and f">{html.escape(name)}</a>" in latest:
+            return {side: [(page.parent / urllib.parse.unquote(html.unescape(href))).resolve()
+                           .parent for href in re.findall(r'<a href="([^"]+)"', text)]
+                    for side, text in (("latest", latest), ("previous", previous))}
+    raise AssertionError(f"no verdict article names {name}")
+
+
 def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs):
     folder, page = real_runs
     tree = rendered(page)
@@ -476,13 +489,16 @@ def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs)
     (ref_figure,) = [f for f in figures if f.attrs["data-key"] == reference]
     assert [g.attrs["data-points"] for g in ref_figure.all("g", cls="series")] == ["2"]
     assert len(ref_figure.all("polyline", cls="line")) == 1
-    # verdicts: the latest torch run against the previous one, as the rule says
+    # verdicts: the newest torch run's side against the side the page names, exactly as
+    # fnbench compare decides on those runs (which runs form a side: the commits test above)
     (context,) = [a for a in tree.all("article", cls="context")
-                  if a.all("a")[0].text() == newest.name]
+                  if newest.name in [link.text() for link in a.all("a")]]
     rows = {tr.all("td")[0].text(): tr.attrs["data-verdict"] for tr in context.all("tr")
             if "data-verdict" in tr.attrs}
-    previous = min((p for run, p in fresh if run.runtime == "torch"), key=lambda p: p.name)
-    expected = compare(load_side("BASE", [previous]), load_side("NEW", [newest]))
+    sides = _compared_runs(page, newest.name)
+    assert newest.resolve() in sides["latest"] and sides["previous"]
+    assert not set(sides["latest"]) & set(sides["previous"])
+    expected = compare(load_side("BASE", sides["previous"]), load_side("NEW", sides["latest"]))
     assert rows == {r.name: r.verdict for r in expected.rows}
     assert set(rows.values()) <= set(VERDICTS)
     # every run is linked, relative to the page, and each link resolves
