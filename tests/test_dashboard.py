@@ -428,18 +428,29 @@ def test_a_long_history_makes_a_complete_page_of_sane_size(long_history):
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory):
     """Three quick fnbench runs (two torch, one ONNX Runtime) beside the committed
-    reference runs, nested one folder deeper."""
+    reference runs, nested one folder deeper. The first torch run stands for the previous
+    commit (its recorded commit is set to another one), so that the page compares the two
+    torch runs whether or not this checkout has uncommitted changes."""
     chromium()  # skip (or fail) before making runs no browser will load
     folder = tmp_path_factory.mktemp("real-runs")
     shutil.copytree(REPO / "results" / "reference", folder / "runs" / "reference",
                     ignore=shutil.ignore_patterns("benchmarks"))
     for runtime in ("torch", "torch", "onnxruntime"):
+        before = set((folder / "runs" / "fresh").glob("*"))
         result = run_cli("ops", *TINY, "--runtime", runtime, "--out",
                          str(folder / "runs" / "fresh"))
         assert result.returncode == 0, result.stderr
+        if not before:
+            (made,) = (folder / "runs" / "fresh").glob("*")
+            data = json.loads((made / "run.json").read_text())
+            data["environment"]["fnbench"]["git"] = {"commit": PREVIOUS_COMMIT, "dirty": False}
+            (made / "run.json").write_text(json.dumps(data))
     page = folder / "site" / "index.html"
     build(folder / "runs", page)
     return folder, page
+
+
+PREVIOUS_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
 def _compared_runs(page: Path, name: str) -> dict[str, list[Path]]:
@@ -478,9 +489,13 @@ def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs)
     assert series.attrs["data-points"] == "2"
     marks = series.all("circle", cls="mark")
     assert len(marks) == 2
-    commit = torch_runs[0].environment["fnbench"]["git"]["commit"][:10]
-    titles = [m.all("title")[0].text() for m in marks]
-    assert all(commit in t and " UTC" in t and "ms" in t for t in titles)
+    commits = [(run.environment["fnbench"]["git"] or {}).get("commit") or "unknown"
+               for run in torch_runs]
+    assert commits[0] == PREVIOUS_COMMIT
+    titles = sorted(m.all("title")[0].text() for m in marks)
+    assert all(" UTC" in t and "ms" in t for t in titles)
+    assert sorted(c[:10] for c in commits) == sorted(t.split(" · ")[1].split()[1].rstrip("+")
+                                                     for t in titles), titles
     assert sorted(t.split(" · ")[2].split(" ms")[0] for t in titles) == sorted(
         fmt_ms(r.latency_ms) for run in torch_runs for r in run.records if r.key == conv.key)
     # the committed Table 1 run and its schema-2 rerun: two points on one line
@@ -496,10 +511,12 @@ def test_the_page_renders_in_chromium_with_figures_verdicts_and_links(real_runs)
     rows = {tr.all("td")[0].text(): tr.attrs["data-verdict"] for tr in context.all("tr")
             if "data-verdict" in tr.attrs}
     sides = _compared_runs(page, newest.name)
-    assert newest.resolve() in sides["latest"] and sides["previous"]
+    assert sides["latest"] == [newest.resolve()], sides
+    assert sides["previous"] == [min((p for run, p in fresh if run.runtime == "torch"),
+                                     key=lambda p: p.name).resolve()], sides
     assert not set(sides["latest"]) & set(sides["previous"])
     expected = compare(load_side("BASE", sides["previous"]), load_side("NEW", sides["latest"]))
-    assert rows == {r.name: r.verdict for r in expected.rows}
+    assert rows and rows == {r.name: r.verdict for r in expected.rows}
     assert set(rows.values()) <= set(VERDICTS)
     # every run is linked, relative to the page, and each link resolves
     links = {a.attrs["href"] for a in tree.all("table", cls="runs")[0].all("a")}
