@@ -987,9 +987,9 @@ def compare(
             raise UsageError(f"{runs[0]!r} is given beside --base/--new: name every run with "
                              "--base PATH or --new PATH, or give just BASE NEW")
         if len(runs) != 2:
-            raise UsageError("fnbench compare takes two paths, BASE and NEW (1 given): for "
-                             "several runs a side give a folder of runs as each, or --base "
-                             "PATH and --new PATH, each repeated")
+            raise UsageError(f"fnbench compare takes two paths, BASE and NEW ({len(runs)} "
+                             "given): for several runs a side give a folder of runs as each, "
+                             "or --base PATH and --new PATH, each repeated")
         base, new = [runs[0]], [runs[1]]
     if output_format not in COMPARE_FORMATS:
         raise UsageError(f"unknown --format {output_format!r}: choose table, md or json")

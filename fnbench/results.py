@@ -217,7 +217,10 @@ META_KEYS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 #: Header keys a run may lack (older runs), with their types.
 HEADER_KEYS: dict[str, type | tuple[type, ...]] = {
     "pid": int, "hostname": str, "process_started": (int, float), "interrupted_by": str,
-    "failure": str, "planned": list}
+    "failure": str, "planned": list, "started": str, "settings": dict, "environment": dict}
+#: Objects inside a run's environment, where given.
+ENVIRONMENT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "cpu": dict, "packages": dict, "fnbench": dict}
 PAPER_TABLES = ("table3_imagenet", "table5_ablation")
 #: Record values that are times or ratios of times: finite and above zero where given.
 POSITIVE_KEYS = ("latency_ms", "latency_p90_ms", "latency_mean_ms", "latency_min_ms",
@@ -230,9 +233,6 @@ COUNT_KEYS = ("flops", "params", "memory_bytes", "latency_std_ms", "latency_iqr_
               "rounds")
 RECORD_STATUSES = ("ok", "error")
 RECORD_MODES = ("latency", "throughput")
-#: Header values that are objects where given, and objects inside them.
-HEADER_OBJECTS = ("settings", "environment")
-ENVIRONMENT_OBJECTS = ("cpu", "packages", "fnbench")
 
 
 def _type_problem(value: Any, kind: type | tuple[type, ...], optional: bool) -> str | None:
@@ -357,24 +357,18 @@ def _run_problem(run: dict[str, Any]) -> str | None:
 
 
 def _header_objects_problem(run: dict[str, Any]) -> str | None:
-    """The header's objects (settings, environment and what they hold) of the wrong type, or
-    a recorded spread that no fnbench writes; None when all is well."""
-    for key in HEADER_OBJECTS:
-        if run.get(key) is not None and not isinstance(run[key], dict):
-            return f"has {key!r} = a {type(run[key]).__name__}, not an object"
+    """What the header's objects hold of the wrong type (the environment's objects, its git
+    record, the recorded spread), or a spread that no fnbench writes; None when all is well.
+    The header's own keys are checked against HEADER_KEYS before."""
     environment = run.get("environment") or {}
-    for key in ENVIRONMENT_OBJECTS:
-        if environment.get(key) is not None and not isinstance(environment[key], dict):
-            return f"has environment {key!r} = a {type(environment[key]).__name__}, not an object"
-    git = (environment.get("fnbench") or {}).get("git")
-    if git is not None and not isinstance(git, dict):
-        return f"has environment fnbench 'git' = a {type(git).__name__}, not an object"
-    if run.get("started") is not None and not isinstance(run["started"], str):
-        return f"has 'started' = {run['started']!r}, not a time string"
+    for problem in _key_problems(environment, {}, ENVIRONMENT_KEYS):
+        return "environment " + problem
+    for problem in _key_problems(environment.get("fnbench") or {}, {}, {"git": dict}):
+        return "environment fnbench " + problem
+    for problem in _key_problems(run.get("settings") or {}, {}, {"spread": dict}):
+        return "settings " + problem
     spread = (run.get("settings") or {}).get("spread")
     if spread is not None:
-        if not isinstance(spread, dict):
-            return f"has settings 'spread' = a {type(spread).__name__}, not an object"
         for key, low in (("sd", 0.0), ("relative_sd", 0.0), ("df", 1), ("runs", 0)):
             value = spread.get(key)
             if value is None and key in ("sd", "df"):

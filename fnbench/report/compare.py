@@ -110,9 +110,8 @@ def _columns(comparison: Comparison) -> tuple[list[str], bool]:
 
 
 def _cells(row: Row, several_modes: bool) -> list[str]:
-    cells = [row.verdict, row.name, *([row.mode] if several_modes else []), _number(row.base),
-             _number(row.new), _ratio(row), _interval(row), _threshold(row), row.reason or ""]
-    return cells
+    return [row.verdict, row.name, *([row.mode] if several_modes else []), _number(row.base),
+            _number(row.new), _ratio(row), _interval(row), _threshold(row), row.reason or ""]
 
 
 def _plain(cell: str) -> str:

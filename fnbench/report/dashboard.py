@@ -400,27 +400,26 @@ class Dashboard:
         sides = [Side(label, tuple(r.path for r in runs), tuple(read_run(r.path) for r in runs))
                  for label, runs in (("BASE", previous), ("NEW", latest))]
         records = {r.key: r for side in sides for run in side.runs for r in run.records}
+        errors = {side.label: {r.key: r.error for run in side.runs for r in run.records
+                               if r.status != "ok"} for side in sides}
         comparison = compare(*sides, Thresholds(self.threshold))  # UsageError: not comparable
         rows, only_new, only_old = [], [], []
         for position, row in enumerate(comparison.rows):
-            label = _label(records[row.key])
+            record = records[row.key]
             if row.verdict in ("only_new", "only_base"):
-                (only_new if row.verdict == "only_new" else only_old).append(label)
+                (only_new if row.verdict == "only_new" else only_old).append(_label(record))
                 continue
             found = None
             if row.verdict in VERDICTS:
                 found = Verdict(row.verdict, row.ratio, row.low, row.high)
-            why = {"skipped": "error in the previous run"
-                   if row.reason and row.reason.startswith("error") else row.reason
-                   }.get(row.verdict)
-            errors = {side.label: next((r.error for run in side.runs for r in run.records
-                                        if r.key == row.key and r.status != "ok"), None)
-                      for side in sides}
-            record = records[row.key]
-            mode = record.mode + (f" b{record.batch}" if record.mode != "latency" else "")
-            rows.append({"name": record.name, "mode": mode, "verdict": found, "why": why,
-                         "position": position, "old": row.base, "new": row.new,
-                         "old_error": errors["BASE"], "new_error": errors["NEW"]})
+            why = None
+            if row.verdict == "skipped":
+                why = ("error in the previous run" if row.reason and
+                       row.reason.startswith("error") else row.reason)
+            rows.append({"name": record.name, "mode": _mode(record), "verdict": found,
+                         "why": why, "position": position, "old": row.base, "new": row.new,
+                         "old_error": errors["BASE"].get(row.key),
+                         "new_error": errors["NEW"].get(row.key)})
         rank = {kind: i for i, kind in enumerate(VERDICTS)}
         rows.sort(key=lambda r: (rank[r["verdict"].kind] if r["verdict"] else len(rank),
                                  r["position"]))
@@ -580,7 +579,7 @@ class Dashboard:
             legend.append(f'<li data-machine="{e(machine.id)}"><span class="swatch" '
                           f'style="--c:{machine.colour}"></span>{e(machine.label)} '
                           f'<small>{len(points)} run(s)</small></li>')
-        mode = workload.mode + (f" b{workload.batch}" if workload.mode != "latency" else "")
+        mode = _mode(workload)
         extra = " · ".join(part for part in (
             workload.runtime, workload.device + (f" {workload.host}" if workload.host else ""),
             f"{workload.threads} thread(s)", workload.dtype if workload.dtype != "fp32" else "",
@@ -704,9 +703,13 @@ def _verdict_table(rows: Sequence[Mapping[str, Any]]) -> str:
             f'<tbody>{"".join(_verdict_row(r) for r in rows)}</tbody></table>')
 
 
+def _mode(measured: "Record | Workload") -> str:
+    """A record's (or workload's) mode, with its batch unless it is latency (batch 1)."""
+    return measured.mode + (f" b{measured.batch}" if measured.mode != "latency" else "")
+
+
 def _label(record: Record) -> str:
-    return record.name + (f" ({record.mode} b{record.batch})" if record.mode != "latency"
-                          else "")
+    return record.name + (f" ({_mode(record)})" if record.mode != "latency" else "")
 
 
 def _verdict_row(row: Mapping[str, Any]) -> str:
