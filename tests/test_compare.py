@@ -529,6 +529,10 @@ def test_schema_2_runs_compare_relative_latency_but_schema_1_cannot(tmp_path):
                     "--format", "json")
     # torch against torch-compile: no record key could match, so it is refused, naming both
     assert_usage_error(other, "runtime torch", "runtime torch-compile")
+    mixed = run_cli("compare", "--base", str(V2_MODELS), "--base",
+                    str(REFERENCE / "models-cpu-torch-compile-20261201T154655Z"), "--new",
+                    str(V2_MODELS))
+    assert_usage_error(mixed, "BASE mixes runs of different runtimes")
 
 
 # --- no torch -------------------------------------------------------------------------------
