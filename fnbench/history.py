@@ -31,7 +31,8 @@ from fnbench.measure import t975
 #: measured drift 2-19% between runs (a shared 2-core VM, 2026-11/12); 10% is the prior.
 PRIOR_SD = 0.10
 #: Prior run-to-run standard deviation of latency relative to the reference workload: 3-8%
-#: measured on that VM (quick runs of 32 rounds: 5-8%); 6% is the prior.
+#: measured on that VM (quick runs of 32 rounds: 7.5%, benchmarks/compare_false_alarms.py);
+#: 6% is the prior.
 PRIOR_RELATIVE_SD = 0.06
 #: How many runs the prior is worth.
 PRIOR_WEIGHT = 4
