@@ -8,7 +8,6 @@ import math
 import os
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
@@ -18,7 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from fnbench import __version__
-from fnbench.errors import RunInterrupted, UsageError, printable
+from fnbench.errors import RunInterrupted, UsageError, interrupts_raise, printable, \
+    raise_if_interrupted
 from fnbench.history import load_spread
 from fnbench.measure import Protocol, with_changes
 from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, history_identity
@@ -190,20 +190,6 @@ def _settings(mode: str, batch: int | None, seed: int, protocol: Protocol, proce
                        target_given=target_ci is not None)
 
 
-@contextmanager
-def _interrupts() -> Iterator[None]:
-    """SIGINT and SIGTERM raise RunInterrupted inside the block; the old handlers return after."""
-    def interrupt(signum: int, frame: Any) -> None:
-        raise RunInterrupted(signum)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _say(console: Console, text: str) -> None:
     """One line of plain text, never wrapped."""
     console.print(text, soft_wrap=True, highlight=False)
@@ -296,6 +282,7 @@ def _attached_roofline(device):
     except (KeyboardInterrupt, UsageError):
         raise
     except Exception as error:  # noqa: BLE001 - the run goes on without a roofline
+        raise_if_interrupted()
         stderr.print(f"warning: no roofline ({type(error).__name__}: {error}); the run goes "
                      "on without one (--no-roofline skips it)", markup=False, highlight=False,
                      soft_wrap=True)
@@ -423,24 +410,28 @@ def _write_figures(run: Any, run_dir: Path) -> None:
     logging.getLogger("matplotlib").setLevel(logging.ERROR)
     try:
         from fnbench.figures import FiguresError, write_run_figures
-    except ImportError as error:
-        _say(stderr, f"warning: figures not written ({error}); the run is saved")
+    except Exception as error:  # noqa: BLE001 - no matplotlib, or a half-imported one
+        raise_if_interrupted()
+        _say(stderr, f"warning: figures not written ({type(error).__name__}: {error}); the run "
+                     "is saved")
         return
     try:
         write_run_figures(run, run_dir)
     except FiguresError as error:
+        raise_if_interrupted()
         for stem, failure in error.failures:
             _say(stderr, f"warning: figure {stem} not written ({type(failure).__name__}: "
                          f"{str(failure).splitlines()[0] if str(failure) else ''}); the run is "
                          "saved")
     except Exception as error:  # noqa: BLE001 - e.g. matplotlib missing or a full disk
+        raise_if_interrupted()
         _say(stderr, f"warning: figures not written ({type(error).__name__}: "
                      f"{str(error).splitlines()[0] if str(error) else ''}); the run is saved")
 
 
 def _measure(*args: Any, **options: Any) -> None:
     """A measuring command, with SIGINT and SIGTERM saving the run (exit 130 and 143)."""
-    with _interrupts():
+    with interrupts_raise():
         try:
             _measure_and_save(*args, **options)
         except RunInterrupted as interrupt:  # before the run began, or while it was saved
@@ -625,7 +616,7 @@ def paper(
                            approx_weights, approx_images,
                            [a for option, value, default in given if value != default
                             for a in (option, value)])
-    with _interrupts():
+    with interrupts_raise():
         try:
             code, report = run_paper(options, _measure_into, lambda text: _say(stderr, text))
         except RunInterrupted as interrupt:  # before or after the measurements

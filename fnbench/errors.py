@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 class UsageError(Exception):
@@ -33,3 +35,31 @@ class RunInterrupted(KeyboardInterrupt):
         self.signal_name = signal.Signals(signum).name
         self.exit_code = 128 + signum
         super().__init__(self.signal_name)
+
+
+_received: list[int] = []  # the signals caught inside interrupts_raise(), newest last
+
+
+@contextmanager
+def interrupts_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise RunInterrupted inside the block; the old handlers return after."""
+    def interrupt(signum: int, frame: Any) -> None:
+        _received.append(signum)
+        raise RunInterrupted(signum)
+
+    _received.clear()
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _received.clear()
+
+
+def raise_if_interrupted() -> None:
+    """RunInterrupted again if a signal came inside interrupts_raise(): for a handler of
+    ordinary errors, since a library may turn the interruption into one of those (pybind11
+    turns it into ImportError("initialization failed") while a module is imported)."""
+    if _received:
+        raise RunInterrupted(_received[-1])

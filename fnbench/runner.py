@@ -18,6 +18,7 @@ import traceback
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Protocol as Interface, Sequence
 
+from fnbench.errors import raise_if_interrupted
 from fnbench.history import Spread
 from fnbench.measure import Measurement, Protocol, Round, Warmup, stop_reason, take_round, \
     warm_up
@@ -162,6 +163,7 @@ class InProcessExecutor:
         except KeyboardInterrupt:
             raise
         except Exception as error:  # noqa: BLE001 - one failing workload never loses the others
+            raise_if_interrupted()
             sink.failed(job.index, error_text(error, job.batch), traceback.format_exc(limit=8),
                         dict(getattr(error, "notes", {})))
             return None
@@ -190,6 +192,7 @@ class InProcessExecutor:
                 except KeyboardInterrupt:
                     raise
                 except Exception as error:  # noqa: BLE001 - e.g. out of memory mid-run
+                    raise_if_interrupted()
                     sink.failed(job.index, error_text(error, job.batch),
                                 traceback.format_exc(limit=8), {})
                     failed.add(job.index)
@@ -212,6 +215,7 @@ def _accounting(workload: Workload, dtype: str = "fp32"
     except KeyboardInterrupt:
         raise
     except Exception as error:  # noqa: BLE001 - recorded; the workload is still timed
+        raise_if_interrupted()
         return None, f"{type(error).__name__}: {error}"
 
 

@@ -103,3 +103,15 @@ def run_cli_peak_rss(*args: str) -> tuple[subprocess.CompletedProcess, int]:
         result = subprocess.CompletedProcess(command, process.returncode,
                                              out.read().decode(), err.read().decode())
     return result, peak
+
+
+def swallow_a_signal(signum):
+    """What pybind11 does to a signal that lands while its module is imported: the
+    interruption comes back as ImportError("initialization failed")."""
+    try:
+        os.kill(os.getpid(), signum)
+        for _ in range(1000):  # the handler runs between bytecodes
+            pass
+    except KeyboardInterrupt:
+        raise ImportError("initialization failed") from None
+    raise AssertionError("the signal never arrived")

@@ -4,6 +4,7 @@ is the true Pareto set, labels exist and do not overlap, and every committed run
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from matplotlib import cbook
 from scipy.stats import spearmanr
 
+from conftest import swallow_a_signal
 from fnbench.figures import (FIGURES, FiguresError, figures_for, latency_flops_figure,
                              operator_flops_figure, pareto_figure, pareto_front,
                              roofline_figure, write_run_figures)
@@ -379,6 +381,55 @@ def test_the_cli_warns_when_figures_fail_and_keeps_going(tmp_path, monkeypatch, 
     cli._write_figures(as_run(ops_run()), tmp_path)
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["warning: figures not written (RuntimeError: no display); the run is saved"]
+
+
+def test_a_half_imported_matplotlib_is_a_warning_too(monkeypatch, capsys, tmp_path):
+    """An import that was cut short leaves modules behind, and importing again fails with
+    AttributeError, not ImportError: the run is still saved with a warning."""
+    import sys
+
+    from fnbench import cli
+
+    class Broken:
+        def find_spec(self, name, path=None, target=None):
+            if name == "fnbench.figures":
+                raise AttributeError("module 'matplotlib' has no attribute 'get_data_path'")
+            return None
+
+    monkeypatch.delitem(sys.modules, "fnbench.figures")
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    cli._write_figures(as_run(ops_run()), tmp_path)
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "warning: figures not written (AttributeError: module 'matplotlib' has no attribute "
+        "'get_data_path'); the run is saved"]
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("where", ["import", "figure"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_a_library_swallows_while_figures_are_drawn_still_stops_the_command(
+        tmp_path, monkeypatch, capsys, where, signum):
+    import fnbench.figures
+    from fnbench import cli
+    from fnbench.errors import RunInterrupted, interrupts_raise
+    from fnbench.figures import write as write_module
+
+    if where == "import":  # the first figure imports matplotlib's compiled modules
+        monkeypatch.setattr(fnbench.figures, "write_run_figures",
+                            lambda run, directory: swallow_a_signal(signum))
+    else:  # write_run_figures goes on past a failing figure: not past a signal
+        monkeypatch.setitem(write_module.FIGURES["ops"], "operator_flops",
+                            lambda run: swallow_a_signal(signum))
+    with interrupts_raise(), pytest.raises(RunInterrupted) as caught:
+        cli._write_figures(as_run(ops_run()), tmp_path)
+    assert caught.value.exit_code == 128 + signum
+    assert "warning" not in capsys.readouterr().err
+    assert not (tmp_path / "roofline.png").exists()  # nothing drawn after the signal
+    # the next command in this process starts clean: a caught signal is not remembered
+    monkeypatch.undo()
+    with interrupts_raise():
+        cli._write_figures(as_run(ops_run()), tmp_path / "next")
+    assert (tmp_path / "next" / "roofline.png").exists()
 
 
 @pytest.mark.parametrize("run_dir", REFERENCE_RUNS, ids=lambda p: p.name)

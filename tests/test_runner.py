@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli, swallow_a_signal
 from fnbench.accounting import structure_hash
 from fnbench.devices import open_device
 from fnbench.measure import Measurement, Protocol, Round, Warmup
@@ -170,6 +171,34 @@ def test_processes_spread_rounds_over_fresh_workers(tmp_path):
 
     assert not [p for p in psutil.Process().children(recursive=True)
                 if "fnbench.worker" in " ".join(p.cmdline())]
+
+
+@pytest.mark.parametrize("stage", ["build", "accounting"])
+def test_a_signal_a_library_turns_into_an_error_stops_the_run_instead(stage):
+    """A workload that fails is that workload's error record; a signal is the run's end, even
+    when a library hands it back as another exception."""
+    from dataclasses import replace
+
+    from fnbench.errors import RunInterrupted, interrupts_raise
+
+    conv, dwconv = tiny_ops(["conv", "dwconv"])
+    hurt = replace(dwconv, **{stage: lambda *args: swallow_a_signal(signal.SIGINT)})
+    recorded: list[Record] = []
+    device = open_device("cpu", "torch", 1)
+    settings = RunSettings(protocol=TINY, reference=False)
+    with interrupts_raise(), pytest.raises(RunInterrupted):
+        jobs = plan_jobs([conv, hurt], device, settings)
+        run_jobs(jobs, InProcessExecutor(device, settings.seed, settings.protocol), settings,
+                 recorded.append)
+    assert not [r for r in recorded if r.status == "error"]
+    # outside a signal scope the same failure is an ordinary error record
+    if stage == "build":
+        records, _ = run_in_process([conv, replace(dwconv, build=lambda: _fails())], settings)
+        assert sorted(r.status for r in records) == ["error", "ok"]
+
+
+def _fails():
+    raise ImportError("initialization failed")
 
 
 def test_a_killed_worker_is_an_error_record_and_the_others_finish(tmp_path):

@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
 
+from fnbench.errors import raise_if_interrupted
 from fnbench.figures.base import as_run, positive
 from fnbench.figures.models import latency_flops_figure, pareto_figure
 from fnbench.figures.ops import operator_flops_figure
@@ -96,6 +97,7 @@ def write_run_figures(run: Any, directory: Path, formats: Sequence[str] = FORMAT
                 save(figure, path, fmt)
                 written.append(path)
         except Exception as error:  # noqa: BLE001 - one figure never costs the others
+            raise_if_interrupted()
             failures.append((stem, error))
     if failures:
         raise FiguresError(written, failures)
