@@ -9,6 +9,8 @@ import torch.fx as fx
 import torch.nn as nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from fnbench.errors import raise_if_interrupted
+
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -73,6 +75,7 @@ def _fuse_traced(module: nn.Module) -> nn.Module:
     try:
         traced = fx.GraphModule(module, _NormLeafTracer().trace(module))
     except Exception:  # noqa: BLE001 - many models do not trace; they run unfused, and say so
+        raise_if_interrupted()
         return module
     modules = dict(traced.named_modules())
     calls = Counter(n.target for n in traced.graph.nodes if n.op == "call_module")

@@ -25,6 +25,7 @@ import torch.nn as nn
 from fnbench.devices.base import Prepared
 from fnbench.devices.ort_session import PARITY_RTOL, parity, session  # noqa: F401
 from fnbench.devices.torch_eager import build_for_inference, make_input
+from fnbench.errors import raise_if_interrupted
 from fnbench.workload import Workload
 
 #: On the GPU ONNX Runtime's CUDA provider convolves in TF32 by default (as PyTorch's cuDNN
@@ -77,6 +78,7 @@ def export_onnx(module: nn.Module, x: torch.Tensor, path: Path,
                 _export(module, x, path, exporter)
                 return exporter
             except Exception as error:  # noqa: BLE001 - the next exporter is tried
+                raise_if_interrupted()
                 errors.append(f"{exporter}: {error}")
     raise RuntimeError(f"ONNX export failed ({'; '.join(errors)})")
 

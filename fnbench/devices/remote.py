@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from fnbench.devices.base import Device, Prepared
-from fnbench.errors import UsageError
+from fnbench.errors import UsageError, raise_if_interrupted
 from fnbench.measure import Protocol, Round, Warmup
 
 if TYPE_CHECKING:
@@ -273,6 +273,7 @@ class RemoteExecutor:
                 except KeyboardInterrupt:
                     raise
                 except Exception as error:  # noqa: BLE001 - that job's error record
+                    raise_if_interrupted()
                     sink.failed(job.index, f"{type(error).__name__}: {error}", None,
                                 dict(getattr(error, "notes", {})))
                     continue

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from fnbench.accounting import BYTES_PER_ELEMENT, model_accounting
-from fnbench.errors import UsageError
+from fnbench.errors import UsageError, raise_if_interrupted
 from fnbench.memory import Footprint, check_fits, peak_bytes
 from fnbench.models.weights import load_weights
 from fnbench.models.zoo import REGISTRY, TIMM_PREFIX, create, model_names, spec
@@ -44,6 +44,7 @@ def _footprint(name: str) -> Footprint | None:
         with torch.device("meta"):
             model = create(name)
     except Exception:  # noqa: BLE001 - some constructors need real tensors: estimate unknown
+        raise_if_interrupted()
         return None
     weights = sum(t.numel() * t.element_size()
                   for t in chain(model.parameters(), model.buffers()))
