@@ -17,8 +17,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from fnbench import __version__
-from fnbench.errors import RunInterrupted, UsageError, interrupts_raise, printable, \
-    raise_if_interrupted
+from fnbench.errors import RunInterrupted, UsageError, interrupts_held, interrupts_raise, \
+    printable, raise_if_interrupted
 from fnbench.history import load_spread
 from fnbench.measure import Protocol, with_changes
 from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, history_identity
@@ -334,10 +334,14 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
                          "drop --processes")
     run_dir, run, interrupt = _measure_into(suite, workloads, device, settings, out,
                                             no_roofline, no_plots)
-    if interrupt is None:
-        stdout.print(render_rich(run_table(run), stdout.width))
-    state = run_state(run.to_dict())
-    _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    try:
+        with interrupts_held():  # the table and the status line are printed whole
+            if interrupt is None:
+                stdout.print(render_rich(run_table(run), stdout.width))
+            state = run_state(run.to_dict())
+            _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    except RunInterrupted as late:
+        interrupt = interrupt or late
     if interrupt is not None:
         raise typer.Exit(interrupt.exit_code)
     if any(r.status != "ok" for r in run.records):
@@ -369,17 +373,24 @@ def _measure_into(suite: str, workloads: Sequence[Workload], device: Any,
         writer = RunWriter(run_dir, replace(new_run(suite, device, settings, sys.argv, jobs),
                                             roofline=roofline))
         interrupt = _run(jobs, device, settings, writer)
-        board = getattr(device, "fingerprint", None)
-        if board:  # a remote run records the board's machine, the controller's beside it
-            writer.update(environment={**board, "device": device.describe(),
-                                       "controller": dict(writer.run.environment)})
-        details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
-        writer.finish("interrupted" if interrupt else "complete",
-                      lambda run: render_markdown(run_table(run)), **details)
-        if history is not None:
-            _add_to_history(history, writer.run)
+        try:
+            with interrupts_held():  # a signal now (or a second one) waits for every file
+                board = getattr(device, "fingerprint", None)
+                if board:  # a remote run records the board's machine, the controller's beside
+                    writer.update(environment={**board, "device": device.describe(),
+                                               "controller": dict(writer.run.environment)})
+                details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
+                writer.finish("interrupted" if interrupt else "complete",
+                              lambda run: render_markdown(run_table(run)), **details)
+                if history is not None:
+                    _add_to_history(history, writer.run)
+        except RunInterrupted as late:  # after the last record: the run stays complete
+            interrupt = interrupt or late
         if interrupt is None and not no_plots:
-            _write_figures(writer.run, run_dir)
+            try:
+                _write_figures(writer.run, run_dir)
+            except RunInterrupted as late:  # the figures not yet drawn are skipped
+                interrupt = late
     except RunFileError as error:
         if writer is None and not any(run_dir.iterdir()):
             run_dir.rmdir()

@@ -38,14 +38,17 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 _received: list[int] = []  # the signals caught inside interrupts_raise(), newest last
+_held_from: list[int] = []  # inside interrupts_held(): how many signals had come before it
 
 
 @contextmanager
 def interrupts_raise() -> Iterator[None]:
-    """SIGINT and SIGTERM raise RunInterrupted inside the block; the old handlers return after."""
+    """SIGINT and SIGTERM raise RunInterrupted inside the block (inside interrupts_held() they
+    wait); the old handlers return after."""
     def interrupt(signum: int, frame: Any) -> None:
         _received.append(signum)
-        raise RunInterrupted(signum)
+        if not _held_from:
+            raise RunInterrupted(signum)
 
     _received.clear()
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -55,11 +58,31 @@ def interrupts_raise() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _received.clear()
+        _held_from.clear()
+
+
+@contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Inside interrupts_raise(): a signal waits until the block is done, then raises
+    RunInterrupted; for writing a run's or a report's files, which a Ctrl-C (or a second one)
+    must not leave half done. Code inside asks signalled_while_held() to cut work short."""
+    _held_from.append(len(_received))
+    try:
+        yield
+    finally:
+        before = _held_from.pop()
+    if not _held_from and len(_received) > before:
+        raise RunInterrupted(_received[-1])
+
+
+def signalled_while_held() -> bool:
+    """Whether a signal came inside the innermost interrupts_held()."""
+    return bool(_held_from) and len(_received) > _held_from[-1]
 
 
 def raise_if_interrupted() -> None:
     """RunInterrupted again if a signal came inside interrupts_raise(): for a handler of
     ordinary errors, since a library may turn the interruption into one of those (pybind11
     turns it into ImportError("initialization failed") while a module is imported)."""
-    if _received:
+    if _received and not _held_from:
         raise RunInterrupted(_received[-1])

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from fnbench.errors import RunInterrupted, UsageError
+from fnbench.errors import RunInterrupted, UsageError, interrupts_held, signalled_while_held
 from fnbench.published import PAPER_HARDWARE, PAPER_MODE, paper_table
 from fnbench.report.reproduction import (TABLE_TITLES, Figure, PaperReport, Row, RunInfo,
                                          render_html, render_markdown, table1, table1_claims,
@@ -374,6 +374,10 @@ def write_figures(runs: Sequence[LoadedRun], out: Path, device: str,
     figures: list[Figure] = []
     used_names: set[str] = set()
     for run in runs:
+        if signalled_while_held():
+            say(f"warning: the figures left were not drawn (interrupted); the same command "
+                f"with --from {shlex.quote(str(out / 'runs'))}/* draws them")
+            return figures
         name = run.path.name
         while name in used_names:
             name += "-2"
@@ -388,7 +392,7 @@ def write_figures(runs: Sequence[LoadedRun], out: Path, device: str,
             figures.append(Figure(f"{run.id} ({run.runtime}): {path.stem}",
                                   _relative(path, out), path))
     table3_runs = [run.data for run in runs if "table3" in run.serves]
-    if table3_runs:
+    if table3_runs and not signalled_while_held():
         try:
             figure = pareto_figure(table3_runs)
             folder.mkdir(parents=True, exist_ok=True)
@@ -463,11 +467,13 @@ def resume_command(options: PaperOptions) -> str:
     args = ["fnbench", "paper", "--device", sel.device, "--runtime", runtime]
     args += (["--quick"] if options.quick else []) + options.subset_args
     args += (["--no-roofline"] if options.no_roofline else []) + ["-o", str(options.out)]
-    outside = [str(p) for p in options.from_paths
-               if not _inside(p, options.out / "runs")]
-    return (" ".join(shlex.quote(a) for a in args) + " --from "
-            + " ".join([shlex.quote(p) for p in outside] + [
-                shlex.quote(str(options.out / "runs")) + "/*"]))
+    runs_dir = options.out / "runs"
+    sources = [shlex.quote(str(p)) for p in options.from_paths if not _inside(p, runs_dir)]
+    # DIR/* only when it matches a run: the shell passes an unmatched glob on as it is
+    if runs_dir.is_dir() and any(p.is_dir() for p in runs_dir.iterdir()):
+        sources.append(shlex.quote(str(runs_dir)) + "/*")
+    command = " ".join(shlex.quote(a) for a in args)
+    return command + (" --from " + " ".join(sources) if sources else "")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -552,12 +558,19 @@ def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None
     failed = any(r.get("status") != "ok" for run in runs if run.new
                  for r in run.data["records"])
 
-    report = build_report(options, needs, runs, interrupt, say)
+    written = True
     try:
-        write_atomic(options.out / "index.md", render_markdown(report))
-        write_atomic(options.out / "index.html", render_html(report))
-    except RunFileError as error:
-        say(f"error: {error}")
+        with interrupts_held():  # a signal now skips the figures left; the pages are written
+            report = build_report(options, needs, runs, interrupt, say)
+            try:
+                write_atomic(options.out / "index.md", render_markdown(report))
+                write_atomic(options.out / "index.html", render_html(report))
+            except RunFileError as error:
+                say(f"error: {error}")
+                written = False
+    except RunInterrupted as late:
+        interrupt = interrupt or late
+    if not written:
         return 1, report
     code = interrupt.exit_code if interrupt else (1 if failed else 0)
     return code, report
@@ -625,7 +638,8 @@ def build_report(options: PaperOptions, needs: Sequence[Need], runs: list[Loaded
         approx: TextTable | str = "Table 2: not computed (interrupted)"
     else:
         figures = write_figures(runs, options.out, sel.device, say)
-        approx = table2(options.approx_weights, options.approx_images, say)
+        approx = ("Table 2: not computed (interrupted)" if signalled_while_held()
+                  else table2(options.approx_weights, options.approx_images, say))
     notes = ["Each ratio has a 95% interval: for two records of one run, the confidence "
              "interval of the ratio of their rounds that ran back to back (the machine's drift "
              "moved both alike); for records of different runs, their 95% re-run intervals "
