@@ -334,14 +334,12 @@ def _measure_and_save(suite: str, workloads: Sequence[Workload], device_name: st
                          "drop --processes")
     run_dir, run, interrupt = _measure_into(suite, workloads, device, settings, out,
                                             no_roofline, no_plots)
-    try:
-        with interrupts_held():  # the table and the status line are printed whole
-            if interrupt is None:
-                stdout.print(render_rich(run_table(run), stdout.width))
-            state = run_state(run.to_dict())
-            _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
-    except RunInterrupted as late:
-        interrupt = interrupt or late
+    with interrupts_held() as held:  # the table and the status line are printed whole
+        if interrupt is None:
+            stdout.print(render_rich(run_table(run), stdout.width))
+        state = run_state(run.to_dict())
+        _say(stderr, f"{state.status}: {state.counts()} in {run_dir}")
+    interrupt = interrupt or held.interrupt
     if interrupt is not None:
         raise typer.Exit(interrupt.exit_code)
     if any(r.status != "ok" for r in run.records):
@@ -373,19 +371,17 @@ def _measure_into(suite: str, workloads: Sequence[Workload], device: Any,
         writer = RunWriter(run_dir, replace(new_run(suite, device, settings, sys.argv, jobs),
                                             roofline=roofline))
         interrupt = _run(jobs, device, settings, writer)
-        try:
-            with interrupts_held():  # a signal now (or a second one) waits for every file
-                board = getattr(device, "fingerprint", None)
-                if board:  # a remote run records the board's machine, the controller's beside
-                    writer.update(environment={**board, "device": device.describe(),
-                                               "controller": dict(writer.run.environment)})
-                details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
-                writer.finish("interrupted" if interrupt else "complete",
-                              lambda run: render_markdown(run_table(run)), **details)
-                if history is not None:
-                    _add_to_history(history, writer.run)
-        except RunInterrupted as late:  # after the last record: the run stays complete
-            interrupt = interrupt or late
+        with interrupts_held() as held:  # a signal now (or a second one) waits for every file
+            board = getattr(device, "fingerprint", None)
+            if board:  # a remote run records the board's machine, the controller's beside it
+                writer.update(environment={**board, "device": device.describe(),
+                                           "controller": dict(writer.run.environment)})
+            details = {"interrupted_by": interrupt.signal_name} if interrupt else {}
+            writer.finish("interrupted" if interrupt else "complete",
+                          lambda run: render_markdown(run_table(run)), **details)
+            if history is not None:
+                _add_to_history(history, writer.run)
+        interrupt = interrupt or held.interrupt  # after the last record: the run stays complete
         if interrupt is None and not no_plots:
             try:
                 _write_figures(writer.run, run_dir)

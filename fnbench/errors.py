@@ -61,18 +61,26 @@ def interrupts_raise() -> Iterator[None]:
         _held_from.clear()
 
 
+class Held:
+    """What interrupts_held() saw: ``interrupt``, the signal that came inside it (the last
+    one), else None."""
+
+    interrupt: RunInterrupted | None = None
+
+
 @contextmanager
-def interrupts_held() -> Iterator[None]:
-    """Inside interrupts_raise(): a signal waits until the block is done, then raises
-    RunInterrupted; for writing a run's or a report's files, which a Ctrl-C (or a second one)
-    must not leave half done. Code inside asks signalled_while_held() to cut work short."""
+def interrupts_held() -> Iterator[Held]:
+    """Inside interrupts_raise(): a signal is not raised inside the block but reported after it
+    as the yielded Held's ``interrupt``; for writing a run's or a report's files, which a Ctrl-C
+    (or a second one) must not leave half done. Code inside asks signalled_while_held() to cut
+    work short."""
+    held = Held()
     _held_from.append(len(_received))
     try:
-        yield
+        yield held
     finally:
-        before = _held_from.pop()
-    if not _held_from and len(_received) > before:
-        raise RunInterrupted(_received[-1])
+        if len(_received) > _held_from.pop():
+            held.interrupt = RunInterrupted(_received[-1])
 
 
 def signalled_while_held() -> bool:

@@ -558,20 +558,15 @@ def run_paper(options: PaperOptions, measure: Measure, say: Callable[[str], None
     failed = any(r.get("status") != "ok" for run in runs if run.new
                  for r in run.data["records"])
 
-    written = True
-    try:
-        with interrupts_held():  # a signal now skips the figures left; the pages are written
-            report = build_report(options, needs, runs, interrupt, say)
-            try:
-                write_atomic(options.out / "index.md", render_markdown(report))
-                write_atomic(options.out / "index.html", render_html(report))
-            except RunFileError as error:
-                say(f"error: {error}")
-                written = False
-    except RunInterrupted as late:
-        interrupt = interrupt or late
-    if not written:
-        return 1, report
+    with interrupts_held() as held:  # a signal now skips the figures left; the pages are written
+        report = build_report(options, needs, runs, interrupt, say)
+        try:
+            write_atomic(options.out / "index.md", render_markdown(report))
+            write_atomic(options.out / "index.html", render_html(report))
+        except RunFileError as error:
+            say(f"error: {error}")
+            return 1, report
+    interrupt = interrupt or held.interrupt
     code = interrupt.exit_code if interrupt else (1 if failed else 0)
     return code, report
 

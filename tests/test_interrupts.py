@@ -61,24 +61,25 @@ def test_tracing_for_fusion_that_swallows_a_signal_stops_instead_of_running_unfu
 
 # --- held signals: the files of a run or a report are written whole ------------------------
 
-def test_a_held_signal_waits_for_the_block_and_then_raises():
+def test_a_held_signal_waits_for_the_block_and_is_reported_after_it():
     from fnbench.errors import interrupts_held, signalled_while_held
 
     with interrupts_raise():
-        with pytest.raises(RunInterrupted) as caught:
-            with interrupts_held():
-                assert not signalled_while_held()
-                os.kill(os.getpid(), signal.SIGTERM)
-                os.kill(os.getpid(), signal.SIGINT)  # a second one is held too
-                spin()
-                assert signalled_while_held()
-                finished = True
-        assert finished and caught.value.signal_name == "SIGINT"
+        with interrupts_held() as held:
+            assert not signalled_while_held()
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGINT)  # a second one is held too
+            spin()
+            assert signalled_while_held() and held.interrupt is None
+            finished = True
+        assert finished and held.interrupt.signal_name == "SIGINT"
+        assert not signalled_while_held()
         with pytest.raises(RunInterrupted):  # after the block a signal raises at once
             os.kill(os.getpid(), signal.SIGINT)
             spin()
-    with interrupts_raise(), interrupts_held():  # a new command starts with none pending
+    with interrupts_raise(), interrupts_held() as held:  # a new command has none pending
         assert not signalled_while_held()
+    assert held.interrupt is None
 
 
 def spin():
