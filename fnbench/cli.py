@@ -21,7 +21,7 @@ from fnbench.errors import RunInterrupted, UsageError, interrupts_held, interrup
     printable, raise_if_interrupted
 from fnbench.history import load_spread
 from fnbench.measure import Protocol, with_changes
-from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, history_identity
+from fnbench.runner import DEFAULT_THROUGHPUT_BATCH, RunSettings, error_text, history_identity
 from fnbench.workload import Workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -419,21 +419,18 @@ def _write_figures(run: Any, run_dir: Path) -> None:
         from fnbench.figures import FiguresError, write_run_figures
     except Exception as error:  # noqa: BLE001 - no matplotlib, or a half-imported one
         raise_if_interrupted()
-        _say(stderr, f"warning: figures not written ({type(error).__name__}: {error}); the run "
-                     "is saved")
+        _say(stderr, f"warning: figures not written ({error_text(error)}); the run is saved")
         return
     try:
         write_run_figures(run, run_dir)
     except FiguresError as error:
         raise_if_interrupted()
         for stem, failure in error.failures:
-            _say(stderr, f"warning: figure {stem} not written ({type(failure).__name__}: "
-                         f"{str(failure).splitlines()[0] if str(failure) else ''}); the run is "
-                         "saved")
+            _say(stderr, f"warning: figure {stem} not written ({error_text(failure)}); the run "
+                         "is saved")
     except Exception as error:  # noqa: BLE001 - e.g. matplotlib missing or a full disk
         raise_if_interrupted()
-        _say(stderr, f"warning: figures not written ({type(error).__name__}: "
-                     f"{str(error).splitlines()[0] if str(error) else ''}); the run is saved")
+        _say(stderr, f"warning: figures not written ({error_text(error)}); the run is saved")
 
 
 def _measure(*args: Any, **options: Any) -> None:
@@ -821,9 +818,8 @@ def _figures(figures: tuple[Any, type], run: Any, directory: Path) -> bool:
         written, complete = write_figures(run.data, directory), True
     except figures_error as error:
         for stem, failure in error.failures:
-            reason = str(failure).splitlines()[0] if str(failure) else ""
             _say(stderr, f"error: figure {stem} of {run.name} not written "
-                         f"({type(failure).__name__}: {reason})")
+                         f"({error_text(failure)})")
         written, complete = error.written, False
     except OSError as error:
         _say(stderr, f"error: cannot write figures to {directory} ({error.strerror or error}): "

@@ -393,7 +393,8 @@ def test_a_half_imported_matplotlib_is_a_warning_too(monkeypatch, capsys, tmp_pa
     class Broken:
         def find_spec(self, name, path=None, target=None):
             if name == "fnbench.figures":
-                raise AttributeError("module 'matplotlib' has no attribute 'get_data_path'")
+                raise AttributeError("module 'matplotlib' has no attribute 'get_data_path'"
+                                     "\nsecond line")  # the warning stays one line
             return None
 
     monkeypatch.delitem(sys.modules, "fnbench.figures")
