@@ -39,7 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from fnbench.errors import UsageError
 from fnbench.history import Spread, entry_of, pooled
 from fnbench.measure import Interval, Measurement, Round, t975
-from fnbench.records import Record, Relative, Run
+from fnbench.records import Record, Relative, Run, key_settings
 
 FORMAT = "fnbench.compare/1"
 #: Every verdict, most severe first (the order of tables and of the summary line).
@@ -625,10 +625,7 @@ def _key_difference(base: Side, new: Side) -> str:
     threads=4 in NEW"), or nothing when the parts are the same."""
     def parts(side: Side) -> set[str]:
         return {part for run in side.runs for r in run.records if r.key
-                for part in r.key.split("|")[1:] if part.startswith(("device=", "runtime=",
-                                                                      "mode=", "batch=",
-                                                                      "threads=", "host=",
-                                                                      "dtype=", "compile_mode="))}
+                for part in key_settings(r.key)}
     only_base, only_new = sorted(parts(base) - parts(new)), sorted(parts(new) - parts(base))
     if not (only_base or only_new):
         return ""

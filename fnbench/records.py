@@ -59,6 +59,13 @@ def record_key(spec: Mapping[str, Any], device: str, runtime: str, mode: str, ba
             f"|mode={mode}|batch={batch}|threads={threads}{extra}")
 
 
+def key_settings(key: str) -> list[str]:
+    """A record key's parts after the workload's parameters, as record_key lays them out:
+    ``device=...`` and every part after it (host, runtime, mode, batch, threads, ...)."""
+    _, found, rest = key.partition("|device=")
+    return ("device=" + rest).split("|") if found else []
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else seconds * 1e3
 
