@@ -110,8 +110,13 @@ def swallow_a_signal(signum):
     interruption comes back as ImportError("initialization failed")."""
     try:
         os.kill(os.getpid(), signum)
-        for _ in range(1000):  # the handler runs between bytecodes
-            pass
+        spin()
     except KeyboardInterrupt:
         raise ImportError("initialization failed") from None
     raise AssertionError("the signal never arrived")
+
+
+def spin() -> None:
+    """A few bytecodes: time for a signal sent to this process to reach its Python handler."""
+    for _ in range(1000):
+        pass

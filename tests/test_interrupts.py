@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from conftest import swallow_a_signal
+from conftest import spin, swallow_a_signal
 from fnbench.devices.onnx_runtime import export_onnx
 from fnbench.errors import RunInterrupted, interrupts_raise
 from fnbench.fusion import fuse_batchnorm
@@ -80,11 +80,6 @@ def test_a_held_signal_waits_for_the_block_and_is_reported_after_it():
     with interrupts_raise(), interrupts_held() as held:  # a new command has none pending
         assert not signalled_while_held()
     assert held.interrupt is None
-
-
-def spin():
-    for _ in range(1000):  # the handler runs between bytecodes
-        pass
 
 
 @pytest.mark.parametrize("signals", [1, 2])
